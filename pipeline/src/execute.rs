@@ -1,0 +1,482 @@
+//! Runs a plan on dagrs: every node awaits its parents, takes a slot of the
+//! concurrency limit, reuses a verified artifact or runs its stage, and
+//! commits (blobs first, manifest last). A failure stops only the nodes
+//! downstream of it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use dagrs::{
+    Action, Content, DefaultNode, EnvVar, Graph, InChannels, Node, NodeTable, OutChannels, Output,
+};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use stages::{Outputs, Params, StageContext, Upstream, UpstreamFiles};
+use storage::{table, ArtifactStore, BlobState, FileRef, Manifest, ManifestState};
+use tokio::sync::Semaphore;
+
+use crate::error::{PipelineError, Result};
+use crate::plan::{Plan, PlannedNode};
+use crate::refs::{explain, NodeRecord, Refs};
+
+/// What the user asked of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub jobs: usize,
+    /// Run only these nodes (and what they need); empty = all.
+    pub only: Vec<String>,
+    /// Recompute these even when cached.
+    pub force: Vec<String>,
+    pub progress: bool,
+}
+
+/// How one node ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Cached,
+    Ran {
+        seconds: f64,
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// Not run because an upstream node failed.
+    Skipped {
+        failed_upstream: String,
+    },
+}
+
+/// Per node, in plan order, for the nodes this run covered.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub nodes: Vec<NodeOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeOutcome {
+    pub node: String,
+    pub key: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl RunReport {
+    pub fn names(&self, pred: impl Fn(&Outcome) -> bool) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| pred(&n.outcome))
+            .map(|n| n.node.clone())
+            .collect()
+    }
+    pub fn ran(&self) -> Vec<String> {
+        self.names(|o| matches!(o, Outcome::Ran { .. }))
+    }
+    pub fn failed(&self) -> Vec<&NodeOutcome> {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.outcome, Outcome::Failed { .. } | Outcome::Skipped { .. }))
+            .collect()
+    }
+}
+
+/// A node's message to its children.
+#[derive(Clone)]
+enum Done {
+    Ok(Arc<Manifest>),
+    Failed,
+}
+
+struct Shared {
+    plan: Arc<Plan>,
+    store: ArtifactStore,
+    refs: Refs,
+    force: Vec<bool>,
+    limit: Semaphore,
+    outcomes: Mutex<HashMap<usize, Outcome>>,
+    bars: MultiProgress,
+    overall: ProgressBar,
+}
+
+/// Brings the selected nodes up to date.
+pub async fn run(
+    plan: Arc<Plan>,
+    store: ArtifactStore,
+    refs: Refs,
+    opts: &RunOptions,
+) -> Result<RunReport> {
+    let selected: Vec<usize> = if opts.only.is_empty() {
+        (0..plan.nodes.len()).collect()
+    } else {
+        plan.ancestors(&plan.lookup(&opts.only)?)
+    };
+    let mut force = vec![false; plan.nodes.len()];
+    for i in plan.lookup(&opts.force)? {
+        force[i] = true;
+    }
+    let bars = MultiProgress::with_draw_target(if opts.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let overall = bars.add(ProgressBar::new(selected.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} nodes {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    overall.set_prefix("pipeline");
+    let shared = Arc::new(Shared {
+        plan: plan.clone(),
+        store,
+        refs,
+        force,
+        limit: Semaphore::new(opts.jobs.max(1)),
+        outcomes: Mutex::new(HashMap::new()),
+        bars,
+        overall,
+    });
+
+    let mut table = NodeTable::new();
+    let mut ids = HashMap::new();
+    let mut graph = Graph::new();
+    for &i in &selected {
+        let node = DefaultNode::with_action(
+            plan.nodes[i].name.clone(),
+            NodeAction {
+                index: i,
+                shared: shared.clone(),
+            },
+            &mut table,
+        );
+        ids.insert(i, node.id());
+        graph
+            .add_node(node)
+            .map_err(|e| PipelineError::Failed(format!("cannot build the graph: {e}")))?;
+    }
+    for &i in &selected {
+        let children: Vec<_> = plan.children()[i]
+            .iter()
+            .filter_map(|c| ids.get(c).copied())
+            .collect();
+        if !children.is_empty() {
+            graph
+                .add_edge(ids[&i], children)
+                .map_err(|e| PipelineError::Failed(format!("cannot build the graph: {e}")))?;
+        }
+    }
+    graph.set_env(EnvVar::new(table));
+    // Node failures are recorded in `outcomes`; dagrs' own verdict adds nothing.
+    let _ = graph.async_start().await;
+    shared.overall.finish_and_clear();
+
+    let mut outcomes = shared.outcomes.lock().expect("outcomes lock");
+    let nodes = plan
+        .order
+        .iter()
+        .filter(|i| ids.contains_key(i))
+        .map(|&i| NodeOutcome {
+            node: plan.nodes[i].name.clone(),
+            key: plan.nodes[i].key.clone(),
+            outcome: outcomes.remove(&i).unwrap_or(Outcome::Failed {
+                error: "the node did not report an outcome".into(),
+            }),
+        })
+        .collect();
+    Ok(RunReport { nodes })
+}
+
+struct NodeAction {
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+#[dagrs::async_trait::async_trait]
+impl Action for NodeAction {
+    async fn run(
+        &self,
+        input: &mut InChannels,
+        output: &mut OutChannels,
+        _env: Arc<EnvVar>,
+    ) -> Output {
+        let shared = &self.shared;
+        let mut upstream: HashMap<String, Arc<Manifest>> = HashMap::new();
+        let mut failed_upstream = None;
+        for sender in input.get_sender_ids() {
+            let message = input.recv_from(&sender).await.ok();
+            match message.as_ref().and_then(|c| c.get::<(String, Done)>()) {
+                Some((name, Done::Ok(m))) => {
+                    upstream.insert(name.clone(), m.clone());
+                }
+                Some((name, Done::Failed)) => failed_upstream = Some(name.clone()),
+                None => failed_upstream = Some("an upstream node".into()),
+            }
+        }
+        let node = &shared.plan.nodes[self.index];
+        let outcome = {
+            let _permit = shared
+                .limit
+                .acquire()
+                .await
+                .expect("semaphore is never closed");
+            shared.overall.set_message(node.name.clone());
+            shared
+                .bring_up_to_date(self.index, &upstream, failed_upstream)
+                .await
+        };
+        let done = match &outcome {
+            Ok((manifest, _)) => Done::Ok(manifest.clone()),
+            Err(_) => Done::Failed,
+        };
+        let recorded = match outcome {
+            Ok((_, o)) => o,
+            Err(NodeError::Skipped(up)) => Outcome::Skipped {
+                failed_upstream: up,
+            },
+            Err(NodeError::Failed(error)) => {
+                shared
+                    .bars
+                    .suspend(|| eprintln!("error: node `{}` failed: {error}", node.name));
+                Outcome::Failed { error }
+            }
+        };
+        shared
+            .outcomes
+            .lock()
+            .expect("outcomes lock")
+            .insert(self.index, recorded);
+        shared.overall.inc(1);
+        output
+            .broadcast(Content::new((node.name.clone(), done)))
+            .await;
+        Output::empty()
+    }
+}
+
+enum NodeError {
+    Skipped(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeError::Skipped(up) => write!(f, "upstream node `{up}` failed"),
+            NodeError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Shared {
+    async fn bring_up_to_date(
+        &self,
+        index: usize,
+        upstream: &HashMap<String, Arc<Manifest>>,
+        failed_upstream: Option<String>,
+    ) -> Result<(Arc<Manifest>, Outcome), NodeError> {
+        let node = &self.plan.nodes[index];
+        let fail = |e: String| NodeError::Failed(e);
+        let (cached, reason) = if self.force[index] {
+            (None, "forced".to_string())
+        } else {
+            self.cached(node).await.map_err(|e| fail(e.to_string()))?
+        };
+        let record = NodeRecord::of(&self.plan, node);
+        if let Some(manifest) = cached {
+            self.write_ref(node, &record);
+            return Ok((Arc::new(manifest), Outcome::Cached));
+        }
+        if let Some(up) = failed_upstream {
+            return Err(NodeError::Skipped(up));
+        }
+        let started = Instant::now();
+        let replace = reason != "missing";
+        let reason = if replace {
+            reason
+        } else {
+            explain(&record, self.refs.read(&node.name).as_ref()).join("; ")
+        };
+        let manifest = self.compute(node, upstream, replace).await.map_err(fail)?;
+        self.write_ref(node, &record);
+        let seconds = started.elapsed().as_secs_f64();
+        self.bars
+            .suspend(|| eprintln!("ran    {} ({seconds:.2} s; {reason})", node.name));
+        Ok((Arc::new(manifest), Outcome::Ran { seconds, reason }))
+    }
+
+    fn write_ref(&self, node: &PlannedNode, record: &NodeRecord) {
+        if let Err(e) = self.refs.write(&node.name, record) {
+            tracing::warn!("cannot record node {}: {e}", node.name);
+        }
+    }
+
+    /// A committed, intact artifact for the node's key, or why there is none.
+    async fn cached(&self, node: &PlannedNode) -> Result<(Option<Manifest>, String)> {
+        let manifest = match self.store.find(&node.key).await? {
+            ManifestState::Found(m) => m,
+            ManifestState::Missing => return Ok((None, "missing".into())),
+            ManifestState::Invalid(why) => return Ok((None, format!("invalid manifest: {why}"))),
+        };
+        for (name, file) in &manifest.files {
+            match self.store.primary().check_blob(&file.blake3).await? {
+                BlobState::Ok => {}
+                BlobState::Missing => return Ok((None, format!("output `{name}` missing"))),
+                BlobState::Corrupt { .. } => return Ok((None, format!("output `{name}` corrupt"))),
+            }
+        }
+        Ok((Some(manifest), String::new()))
+    }
+
+    async fn compute(
+        &self,
+        node: &PlannedNode,
+        upstream: &HashMap<String, Arc<Manifest>>,
+        replace: bool,
+    ) -> Result<Manifest, String> {
+        let mut files = BTreeMap::new();
+        for (param, source) in &node.sources {
+            let bytes = std::fs::read(&source.path)
+                .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+            if blake3::hash(&bytes).to_hex().as_str() != source.blake3 {
+                return Err(format!(
+                    "{} changed while the pipeline was running",
+                    source.path.display()
+                ));
+            }
+            files.insert(param.clone(), bytes);
+        }
+        let mut inputs: BTreeMap<String, Vec<Upstream>> = BTreeMap::new();
+        for (slot, ups) in &node.inputs {
+            let mut list = Vec::new();
+            for &u in ups {
+                let name = &self.plan.nodes[u].name;
+                let manifest = upstream
+                    .get(name)
+                    .ok_or_else(|| format!("input `{slot}`: node `{name}` produced nothing"))?;
+                list.push(Upstream {
+                    node: name.clone(),
+                    files: Arc::new(StoredFiles {
+                        store: self.store.clone(),
+                        manifest: manifest.clone(),
+                        runtime: tokio::runtime::Handle::current(),
+                    }),
+                });
+            }
+            inputs.insert(slot.clone(), list);
+        }
+        let stage = node.stage.clone();
+        let params = Params(node.params.clone());
+        let bar = self.bars.add(ProgressBar::new(0));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {wide_msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix("  node");
+        bar.set_message(node.name.clone());
+        let progress = BarProgress(bar.clone());
+        let name = node.name.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let ctx = StageContext {
+                node: &name,
+                params: &params,
+                inputs: &inputs,
+                files: &files,
+                progress: &progress,
+            };
+            stage.run(&ctx)
+        })
+        .await;
+        bar.finish_and_clear();
+        let outputs = match joined {
+            Ok(Ok(outputs)) => outputs,
+            Ok(Err(e)) => return Err(format!("stage `{}`: {e}", node.stage.name())),
+            Err(e) => return Err(format!("stage `{}` panicked: {e}", node.stage.name())),
+        };
+        self.commit(node, outputs, replace)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn commit(
+        &self,
+        node: &PlannedNode,
+        outputs: Outputs,
+        replace: bool,
+    ) -> Result<Manifest> {
+        let mut files: BTreeMap<String, FileRef> = BTreeMap::new();
+        for (name, output) in outputs.files {
+            let (bytes, format) = match output {
+                stages::Output::Table(batch) => (table::to_parquet(&name, &batch)?, "parquet"),
+                stages::Output::Json(value) => (
+                    serde_json::to_vec_pretty(&value)
+                        .expect("JSON values serialise")
+                        .into(),
+                    "json",
+                ),
+                stages::Output::Bytes(bytes) => (bytes.into(), "bytes"),
+            };
+            files.insert(name, self.store.put_blob(bytes, format, replace).await?);
+        }
+        let record = NodeRecord::of(&self.plan, node);
+        let manifest = Manifest {
+            key: node.key.clone(),
+            node: node.name.clone(),
+            stage: record.stage,
+            stage_version: record.stage_version,
+            params: serde_json::Value::Object(record.params),
+            inputs: record
+                .inputs
+                .into_iter()
+                .map(|(slot, ups)| (slot, ups.into_iter().map(|(_, key)| key).collect()))
+                .collect(),
+            sources: record.sources,
+            files,
+            metadata: serde_json::Value::Object(outputs.metadata),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        self.store.commit(&manifest, replace).await?;
+        Ok(manifest)
+    }
+}
+
+/// An upstream node's committed outputs, read and verified on demand.
+struct StoredFiles {
+    store: ArtifactStore,
+    manifest: Arc<Manifest>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl StoredFiles {
+    fn load(&self, file: &str) -> Result<bytes::Bytes, String> {
+        let entry = self.manifest.files.get(file).ok_or_else(|| {
+            let names: Vec<&String> = self.manifest.files.keys().collect();
+            format!("has no output `{file}` (outputs: {names:?})")
+        })?;
+        self.runtime
+            .block_on(self.store.get_blob(entry))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl UpstreamFiles for StoredFiles {
+    fn table(&self, file: &str) -> Result<arrow::array::RecordBatch, String> {
+        table::from_parquet(file, self.load(file)?).map_err(|e| e.to_string())
+    }
+    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
+        self.load(file).map(|b| b.to_vec())
+    }
+}
+
+struct BarProgress(ProgressBar);
+
+impl stages::Progress for BarProgress {
+    fn set_total(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&self, items: u64) {
+        self.0.inc(items);
+    }
+}

@@ -1,0 +1,104 @@
+//! The engine: `pipeline.yaml` -> a plan of content-hashed nodes -> a run
+//! on dagrs against a content-addressed store.
+
+pub mod config;
+pub mod error;
+pub mod execute;
+mod expand;
+pub mod graph;
+pub mod ops;
+mod params;
+pub mod plan;
+pub mod refs;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use stages::Registry;
+use storage::{ArtifactStore, Store};
+
+pub use config::Config;
+pub use error::{PipelineError, Result};
+pub use execute::{Outcome, RunOptions, RunReport};
+pub use plan::Plan;
+pub use refs::Refs;
+
+/// Where artifacts go when neither the command line nor the file says.
+pub const DEFAULT_STORE: &str = ".pipeline/store";
+
+/// Store locations given on the command line; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct StoreChoice {
+    pub store: Option<String>,
+    pub remote: Option<String>,
+}
+
+/// A loaded pipeline: its config, plan, store and state directory.
+pub struct Workspace {
+    pub config: Config,
+    pub plan: Arc<Plan>,
+    pub store: ArtifactStore,
+    pub refs: Refs,
+    pub state_dir: PathBuf,
+}
+
+impl Workspace {
+    /// Loads `pipeline.yaml`, plans it and opens (without contacting) its store.
+    pub fn open(path: &Path, registry: &Registry, choice: &StoreChoice) -> Result<Workspace> {
+        let config = Config::load(path)?;
+        let plan = Arc::new(Plan::build(&config, registry)?);
+        let base = config.base_dir.clone();
+        let location = choice
+            .store
+            .clone()
+            .or_else(|| config.store.clone())
+            .unwrap_or_else(|| DEFAULT_STORE.to_string());
+        let primary = Store::open(&location, &base)?;
+        let remote = match choice.remote.clone().or_else(|| config.remote.clone()) {
+            Some(r) => Some(Store::open(&r, &base)?),
+            None => None,
+        };
+        let state_dir = base.join(".pipeline");
+        Ok(Workspace {
+            refs: Refs::new(&state_dir),
+            config,
+            plan,
+            store: ArtifactStore::new(primary, remote),
+            state_dir,
+        })
+    }
+
+    /// Fails fast, with the store's own error, when the primary store
+    /// cannot be reached (after the client's bounded retries).
+    pub async fn probe(&self) -> Result<()> {
+        self.store.primary().get_manifest("probe").await?;
+        Ok(())
+    }
+
+    /// Brings the plan up to date.
+    pub async fn run(&self, opts: &RunOptions) -> Result<RunReport> {
+        self.probe().await?;
+        execute::run(
+            self.plan.clone(),
+            self.store.clone(),
+            self.refs.clone(),
+            opts,
+        )
+        .await
+    }
+
+    pub async fn status(&self) -> Result<Vec<status::NodeStatus>> {
+        self.probe().await?;
+        status::status(&self.plan, &self.store, &self.refs).await
+    }
+
+    /// The concurrency limit: the command line, then the file, then the cores.
+    pub fn jobs(&self, requested: Option<usize>) -> usize {
+        requested.or(self.config.jobs).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+}

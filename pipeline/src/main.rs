@@ -1,0 +1,230 @@
+//! The `pipeline` command: parse, call the library, print, exit.
+//! Exit codes: 0 done, 1 some node failed or the store did not verify,
+//! 2 bad input (config, references, unreachable store).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pipeline::{ops, Outcome, PipelineError, RunOptions, StoreChoice, Workspace};
+use stages::Registry;
+
+#[derive(Parser)]
+#[command(
+    name = "pipeline",
+    version,
+    about = "Learn and evaluate deep music representations as a content-hashed, cached pipeline"
+)]
+struct Cli {
+    /// The pipeline file.
+    #[arg(short, long, global = true, default_value = "pipeline.yaml")]
+    file: PathBuf,
+    /// Artifact store: a directory or s3://bucket/prefix (overrides the file).
+    #[arg(long, global = true)]
+    store: Option<String>,
+    /// A shared remote store behind the primary one (read- and write-through).
+    #[arg(long, global = true)]
+    remote: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring every node (or the selected ones) up to date.
+    Run {
+        /// Run only these nodes and what they need.
+        #[arg(long, num_args = 1..)]
+        only: Vec<String>,
+        /// Recompute these nodes even if cached.
+        #[arg(long, num_args = 1..)]
+        force: Vec<String>,
+        /// How many nodes may run at once.
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Print the per-node report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per node: cached or to run, and why.
+    Status {
+        /// Print the reasons for every node that must run.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the graph as Graphviz dot.
+    Dag,
+    /// Re-hash every blob reachable from a manifest.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete artifacts that no node of the current pipeline needs.
+    Gc {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep unreferenced blobs younger than this (seconds), which a
+        /// concurrent run may still be publishing.
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+    },
+    /// A node's manifest and a preview of its tables.
+    Show {
+        node: String,
+        /// Rows of each table to preview.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PIPELINE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
+    let choice = StoreChoice {
+        store: cli.store,
+        remote: cli.remote,
+    };
+    let ws = Workspace::open(&cli.file, &Registry::standard(), &choice)?;
+    match cli.command {
+        Command::Run {
+            only,
+            force,
+            jobs,
+            json,
+        } => {
+            let opts = RunOptions {
+                jobs: ws.jobs(jobs),
+                only,
+                force,
+                progress: !json,
+            };
+            let report = ws.run(&opts).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports serialise")
+                );
+            }
+            let count =
+                |f: fn(&Outcome) -> bool| report.nodes.iter().filter(|n| f(&n.outcome)).count();
+            eprintln!(
+                "pipeline: {} nodes: {} ran, {} cached, {} failed, {} skipped",
+                report.nodes.len(),
+                count(|o| matches!(o, Outcome::Ran { .. })),
+                count(|o| matches!(o, Outcome::Cached)),
+                count(|o| matches!(o, Outcome::Failed { .. })),
+                count(|o| matches!(o, Outcome::Skipped { .. })),
+            );
+            for n in report.failed() {
+                match &n.outcome {
+                    Outcome::Failed { error } => eprintln!("  failed  {}: {error}", n.node),
+                    Outcome::Skipped { failed_upstream } => {
+                        eprintln!("  skipped {}: upstream `{failed_upstream}` failed", n.node)
+                    }
+                    _ => {}
+                }
+            }
+            Ok(if report.failed().is_empty() { 0 } else { 1 })
+        }
+        Command::Status { explain, json } => {
+            let statuses = ws.status().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&statuses).expect("statuses serialise")
+                );
+            } else {
+                for s in &statuses {
+                    println!("{:<14} {:<32} {}", s.state, s.node, s.stage);
+                    if explain {
+                        for r in &s.reasons {
+                            println!("{:<14}   - {r}", "");
+                        }
+                    }
+                }
+                let to_run = statuses.iter().filter(|s| s.state == "run").count();
+                println!("{} nodes, {} to run", statuses.len(), to_run);
+            }
+            Ok(0)
+        }
+        Command::Dag => {
+            print!("{}", ops::dag(&ws.plan));
+            Ok(0)
+        }
+        Command::Verify { json } => {
+            ws.probe().await?;
+            let mut stores = vec![ws.store.primary().clone()];
+            stores.extend(ws.store.remote().cloned());
+            let mut bad = false;
+            for store in &stores {
+                let report = ops::verify(store).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("reports serialise")
+                    );
+                } else {
+                    println!(
+                        "{}: {} manifests, {} blobs re-hashed, {} problems",
+                        store.label(),
+                        report.manifests,
+                        report.blobs_checked,
+                        report.problems.len()
+                    );
+                    for p in &report.problems {
+                        println!("  {p}");
+                    }
+                }
+                bad |= !report.problems.is_empty();
+            }
+            Ok(if bad { 1 } else { 0 })
+        }
+        Command::Gc { dry_run, grace } => {
+            ws.probe().await?;
+            let report = ops::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "{verb} {} manifests and {} blobs ({} bytes)",
+                report.manifests.len(),
+                report.blobs.len(),
+                report.bytes
+            );
+            for m in &report.manifests {
+                println!("  manifest {m}");
+            }
+            for b in &report.blobs {
+                println!("  blob {b}");
+            }
+            Ok(0)
+        }
+        Command::Show { node, rows } => {
+            print!("{}", ops::show(&ws.plan, &ws.store, &node, rows).await?);
+            Ok(0)
+        }
+    }
+}

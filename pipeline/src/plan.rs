@@ -1,0 +1,272 @@
+//! Config -> concrete nodes with checked parameters, resolved inputs, a
+//! topological order and content-hashed keys.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use stages::{ParamType, Registry, Stage};
+
+use crate::config::Config;
+use crate::error::{PipelineError, Result};
+use crate::expand::{expand, glob_match, NodeDecl};
+use crate::graph;
+
+/// An external file a node reads, hashed into its key.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub blake3: String,
+}
+
+/// One node of the plan.
+pub struct PlannedNode {
+    pub name: String,
+    pub stage: Arc<dyn Stage>,
+    /// Canonical parameters (defaults applied), as recorded in manifests.
+    pub params: Map<String, Value>,
+    /// Input slot -> indices of upstream nodes, in config order.
+    pub inputs: BTreeMap<String, Vec<usize>>,
+    /// File parameter -> the file and its hash.
+    pub sources: BTreeMap<String, SourceFile>,
+    pub key: String,
+}
+
+/// The expanded pipeline.
+pub struct Plan {
+    pub nodes: Vec<PlannedNode>,
+    /// Upstream before downstream.
+    pub order: Vec<usize>,
+    pub by_name: HashMap<String, usize>,
+}
+
+/// Exactly what a key is computed from: nothing else may change a result.
+#[derive(Serialize)]
+struct KeyMaterial<'a> {
+    stage: &'a str,
+    version: u32,
+    /// Parameters without file paths: a file enters by its content only.
+    params: BTreeMap<&'a str, &'a Value>,
+    inputs: BTreeMap<&'a str, Vec<&'a str>>,
+    sources: BTreeMap<&'a str, &'a str>,
+}
+
+impl Plan {
+    pub fn build(config: &Config, registry: &Registry) -> Result<Plan> {
+        let decls = expand(&config.nodes);
+        let mut by_name = HashMap::new();
+        for (i, d) in decls.iter().enumerate() {
+            if by_name.insert(d.name.clone(), i).is_some() {
+                return Err(PipelineError::node(&d.name, "defined more than once"));
+            }
+        }
+        let mut nodes = Vec::with_capacity(decls.len());
+        for d in &decls {
+            nodes.push(plan_node(d, &decls, &by_name, registry, config)?);
+        }
+        let parents: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|n| n.inputs.values().flatten().copied().collect())
+            .collect();
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        let order = graph::topological_order(&parents).map_err(|cycle| {
+            let path: Vec<&str> = cycle.iter().map(|&i| names[i]).collect();
+            PipelineError::Cycle(path.join(" -> "))
+        })?;
+        let mut plan = Plan {
+            nodes,
+            order,
+            by_name,
+        };
+        plan.compute_keys()?;
+        Ok(plan)
+    }
+
+    fn compute_keys(&mut self) -> Result<()> {
+        for &i in &self.order.clone() {
+            let node = &self.nodes[i];
+            let material = KeyMaterial {
+                stage: node.stage.name(),
+                version: node.stage.version(),
+                params: node
+                    .params
+                    .iter()
+                    .filter(|(k, _)| !node.sources.contains_key(*k))
+                    .map(|(k, v)| (k.as_str(), v))
+                    .collect(),
+                inputs: node
+                    .inputs
+                    .iter()
+                    .map(|(slot, ups)| {
+                        (
+                            slot.as_str(),
+                            ups.iter().map(|&u| self.nodes[u].key.as_str()).collect(),
+                        )
+                    })
+                    .collect(),
+                sources: node
+                    .sources
+                    .iter()
+                    .map(|(k, s)| (k.as_str(), s.blake3.as_str()))
+                    .collect(),
+            };
+            let canonical = serde_json::to_vec(&material).expect("key material serialises");
+            self.nodes[i].key = blake3::hash(&canonical).to_hex().to_string();
+        }
+        Ok(())
+    }
+
+    /// Indices of `roots` and every node downstream of them.
+    pub fn descendants(&self, roots: &[usize]) -> Vec<usize> {
+        let children = self.children();
+        graph::reachable(roots, &children)
+    }
+
+    /// Indices of `roots` and every node they need.
+    pub fn ancestors(&self, roots: &[usize]) -> Vec<usize> {
+        let parents: Vec<Vec<usize>> = self
+            .nodes
+            .iter()
+            .map(|n| n.inputs.values().flatten().copied().collect())
+            .collect();
+        graph::reachable(roots, &parents)
+    }
+
+    pub fn children(&self) -> Vec<Vec<usize>> {
+        let mut children = vec![Vec::new(); self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            for &u in n.inputs.values().flatten() {
+                if !children[u].contains(&i) {
+                    children[u].push(i);
+                }
+            }
+        }
+        children
+    }
+
+    /// Resolves node names given on the command line.
+    pub fn lookup(&self, names: &[String]) -> Result<Vec<usize>> {
+        names
+            .iter()
+            .map(|n| {
+                self.by_name.get(n).copied().ok_or_else(|| {
+                    PipelineError::Usage(format!("no node named `{n}` in the pipeline"))
+                })
+            })
+            .collect()
+    }
+}
+
+fn plan_node(
+    d: &NodeDecl,
+    decls: &[NodeDecl],
+    by_name: &HashMap<String, usize>,
+    registry: &Registry,
+    config: &Config,
+) -> Result<PlannedNode> {
+    let stage = registry.find(&d.stage).ok_or_else(|| {
+        PipelineError::node(
+            &d.name,
+            format!(
+                "unknown stage `{}` (known: {})",
+                d.stage,
+                registry.names().join(", ")
+            ),
+        )
+    })?;
+    let params = crate::params::check(stage.as_ref(), &d.params)
+        .map_err(|m| PipelineError::node(&d.name, m))?;
+
+    let mut inputs = BTreeMap::new();
+    for (slot, patterns) in &d.inputs {
+        let Some(spec) = stage.inputs().iter().find(|s| s.name == *slot) else {
+            let known: Vec<&str> = stage.inputs().iter().map(|s| s.name).collect();
+            return Err(PipelineError::node(
+                &d.name,
+                format!(
+                    "stage `{}` has no input `{slot}` (inputs: {})",
+                    stage.name(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        };
+        let mut ups = Vec::new();
+        for pattern in patterns {
+            if pattern.contains('*') {
+                let matched: Vec<usize> = decls
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.name != d.name && glob_match(pattern, &o.name))
+                    .map(|(i, _)| i)
+                    .collect();
+                if matched.is_empty() {
+                    return Err(PipelineError::node(
+                        &d.name,
+                        format!("input `{slot}`: pattern `{pattern}` matches no node"),
+                    ));
+                }
+                ups.extend(matched);
+            } else {
+                let &u = by_name.get(pattern).ok_or_else(|| {
+                    PipelineError::node(
+                        &d.name,
+                        format!("input `{slot}` refers to missing node `{pattern}`"),
+                    )
+                })?;
+                ups.push(u);
+            }
+        }
+        if !spec.many && ups.len() != 1 {
+            return Err(PipelineError::node(
+                &d.name,
+                format!("input `{slot}` takes exactly one node, got {}", ups.len()),
+            ));
+        }
+        inputs.insert(slot.clone(), ups);
+    }
+    for spec in stage.inputs() {
+        if !inputs.contains_key(spec.name) {
+            return Err(PipelineError::node(
+                &d.name,
+                format!("missing input `{}` ({})", spec.name, spec.doc),
+            ));
+        }
+    }
+
+    let mut sources = BTreeMap::new();
+    for spec in stage.params().iter().filter(|s| s.ty == ParamType::File) {
+        let rel = params[spec.name].as_str().unwrap_or_default();
+        let path = config.base_dir.join(rel);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            PipelineError::node(
+                &d.name,
+                format!(
+                    "parameter `{}`: cannot read {}: {e}",
+                    spec.name,
+                    path.display()
+                ),
+            )
+        })?;
+        sources.insert(
+            spec.name.to_string(),
+            SourceFile {
+                path,
+                blake3: blake3::hash(&bytes).to_hex().to_string(),
+            },
+        );
+    }
+    Ok(PlannedNode {
+        name: d.name.clone(),
+        stage,
+        params,
+        inputs,
+        sources,
+        key: String::new(),
+    })
+}

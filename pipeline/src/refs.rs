@@ -1,0 +1,209 @@
+//! What each node looked like when it was last brought up to date here:
+//! `.pipeline/refs/<node>.json`. Only used to explain why a node must run;
+//! never trusted for results (manifests are).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::plan::{Plan, PlannedNode};
+
+/// The inputs of a node's key, with upstream node names for messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub key: String,
+    pub stage: String,
+    pub stage_version: u32,
+    pub params: Map<String, Value>,
+    /// Slot -> (upstream node, its key).
+    pub inputs: BTreeMap<String, Vec<(String, String)>>,
+    /// File parameter -> blake3 of the file.
+    pub sources: BTreeMap<String, String>,
+}
+
+impl NodeRecord {
+    pub fn of(plan: &Plan, node: &PlannedNode) -> Self {
+        NodeRecord {
+            key: node.key.clone(),
+            stage: node.stage.name().to_string(),
+            stage_version: node.stage.version(),
+            params: node.params.clone(),
+            inputs: node
+                .inputs
+                .iter()
+                .map(|(slot, ups)| {
+                    let ups = ups
+                        .iter()
+                        .map(|&u| (plan.nodes[u].name.clone(), plan.nodes[u].key.clone()))
+                        .collect();
+                    (slot.clone(), ups)
+                })
+                .collect(),
+            sources: node
+                .sources
+                .iter()
+                .map(|(k, s)| (k.clone(), s.blake3.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The directory of records.
+#[derive(Debug, Clone)]
+pub struct Refs {
+    dir: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Refs {
+    pub fn new(state_dir: &Path) -> Self {
+        Refs {
+            dir: state_dir.join("refs"),
+        }
+    }
+
+    fn path(&self, node: &str) -> PathBuf {
+        self.dir.join(format!("{node}.json"))
+    }
+
+    pub fn read(&self, node: &str) -> Option<NodeRecord> {
+        let bytes = std::fs::read(self.path(node)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records `record` unless it is already there; atomic (temp + rename),
+    /// so concurrent runs never leave a torn file.
+    pub fn write(&self, node: &str, record: &NodeRecord) -> std::io::Result<()> {
+        if self.read(node).as_ref() == Some(record) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let temp = self.dir.join(format!(
+            ".{node}.{}.{}.tmp",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&temp, serde_json::to_vec_pretty(record)?)?;
+        std::fs::rename(&temp, self.path(node))
+    }
+}
+
+/// Why a node whose key has no artifact must run, compared with its record.
+pub fn explain(now: &NodeRecord, before: Option<&NodeRecord>) -> Vec<String> {
+    let Some(before) = before else {
+        return vec!["never run here: no artifact for its key".into()];
+    };
+    if before.key == now.key {
+        return vec!["artifact missing from the store".into()];
+    }
+    let mut why = Vec::new();
+    if before.stage != now.stage {
+        why.push(format!("stage changed: {} -> {}", before.stage, now.stage));
+    } else if before.stage_version != now.stage_version {
+        why.push(format!(
+            "stage `{}` version bumped: {} -> {}",
+            now.stage, before.stage_version, now.stage_version
+        ));
+    }
+    let names: std::collections::BTreeSet<&String> =
+        before.params.keys().chain(now.params.keys()).collect();
+    for name in names {
+        match (before.params.get(name), now.params.get(name)) {
+            (Some(a), Some(b)) if a != b => {
+                why.push(format!("parameter `{name}` changed: {a} -> {b}"))
+            }
+            (None, Some(b)) => why.push(format!("parameter `{name}` added: {b}")),
+            (Some(a), None) => why.push(format!("parameter `{name}` removed (was {a})")),
+            _ => {}
+        }
+    }
+    for (param, hash) in &now.sources {
+        if before.sources.get(param) != Some(hash) {
+            let file = now
+                .params
+                .get(param)
+                .and_then(Value::as_str)
+                .unwrap_or(param);
+            why.push(format!("input file `{file}` changed"));
+        }
+    }
+    for (slot, ups) in &now.inputs {
+        let old = before.inputs.get(slot);
+        let old_names: Option<Vec<&String>> = old.map(|o| o.iter().map(|(n, _)| n).collect());
+        let new_names: Vec<&String> = ups.iter().map(|(n, _)| n).collect();
+        if old_names.as_ref() != Some(&new_names) {
+            why.push(format!("input `{slot}` now reads {}", join(&new_names)));
+            continue;
+        }
+        let changed: Vec<&String> = ups
+            .iter()
+            .zip(old.into_iter().flatten())
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(a, _)| &a.0)
+            .collect();
+        if !changed.is_empty() {
+            why.push(format!(
+                "input `{slot}` changed: upstream {} changed",
+                join(&changed)
+            ));
+        }
+    }
+    if why.is_empty() {
+        why.push("key changed".into());
+    }
+    why
+}
+
+fn join(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str, value: f64, up_key: &str) -> NodeRecord {
+        let mut params = Map::new();
+        params.insert("value".into(), Value::from(value));
+        NodeRecord {
+            key: key.into(),
+            stage: "derive".into(),
+            stage_version: 1,
+            params,
+            inputs: BTreeMap::from([("table".into(), vec![("a".into(), up_key.into())])]),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn explains_parameter_and_input_changes() {
+        let before = record("k1", 1.0, "u1");
+        let now = record("k2", 2.0, "u2");
+        let why = explain(&now, Some(&before));
+        assert_eq!(
+            why,
+            vec![
+                "parameter `value` changed: 1.0 -> 2.0".to_string(),
+                "input `table` changed: upstream `a` changed".to_string()
+            ]
+        );
+        let mut bumped = record("k3", 1.0, "u1");
+        bumped.stage_version = 2;
+        assert_eq!(
+            explain(&bumped, Some(&before)),
+            vec!["stage `derive` version bumped: 1 -> 2"]
+        );
+        assert_eq!(
+            explain(&before, Some(&before)),
+            vec!["artifact missing from the store"]
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The contract between the engine and the stages.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+use serde_json::Value;
+use thiserror::Error;
+
+/// Why a stage could not produce its outputs.
+#[derive(Debug, Error)]
+pub enum StageError {
+    #[error("parameter `{name}`: {reason}")]
+    Param { name: String, reason: String },
+    #[error("input `{slot}`: {reason}")]
+    Input { slot: String, reason: String },
+    #[error("{0}")]
+    Data(String),
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+}
+
+/// The type of a parameter; the engine checks and canonicalises values
+/// against it before a key is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    Str,
+    Int,
+    Float,
+    Bool,
+    /// One of the listed strings.
+    Choice(&'static [&'static str]),
+    /// A list of strings.
+    StrList,
+    /// A local file (relative to pipeline.yaml): the engine hashes its bytes
+    /// into the key and hands them to the stage.
+    File,
+}
+
+impl ParamType {
+    pub fn describe(&self) -> String {
+        match self {
+            ParamType::Str => "a string".into(),
+            ParamType::Int => "an integer".into(),
+            ParamType::Float => "a number".into(),
+            ParamType::Bool => "true or false".into(),
+            ParamType::Choice(options) => format!("one of {}", options.join(", ")),
+            ParamType::StrList => "a list of strings".into(),
+            ParamType::File => "a file path".into(),
+        }
+    }
+}
+
+/// One declared parameter. `default: None` means required.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub ty: ParamType,
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+/// One declared input slot; `many` slots take a list of upstream nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub many: bool,
+    pub doc: &'static str,
+}
+
+/// A stage of the pipeline.
+pub trait Stage: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Bump whenever the stage's output for the same inputs changes.
+    fn version(&self) -> u32;
+    fn doc(&self) -> &'static str;
+    fn params(&self) -> &'static [ParamSpec];
+    fn inputs(&self) -> &'static [InputSpec];
+    fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError>;
+}
+
+/// Checked, canonical parameter values.
+#[derive(Debug, Clone)]
+pub struct Params(pub serde_json::Map<String, Value>);
+
+impl Params {
+    fn get(&self, name: &str) -> Result<&Value, StageError> {
+        self.0.get(name).ok_or_else(|| StageError::Param {
+            name: name.into(),
+            reason: "missing".into(),
+        })
+    }
+
+    pub fn str(&self, name: &str) -> Result<&str, StageError> {
+        self.get(name)?
+            .as_str()
+            .ok_or_else(|| wrong(name, "a string"))
+    }
+
+    pub fn f64(&self, name: &str) -> Result<f64, StageError> {
+        self.get(name)?
+            .as_f64()
+            .ok_or_else(|| wrong(name, "a number"))
+    }
+
+    pub fn i64(&self, name: &str) -> Result<i64, StageError> {
+        self.get(name)?
+            .as_i64()
+            .ok_or_else(|| wrong(name, "an integer"))
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, StageError> {
+        self.get(name)?
+            .as_bool()
+            .ok_or_else(|| wrong(name, "a boolean"))
+    }
+
+    pub fn str_list(&self, name: &str) -> Result<Vec<String>, StageError> {
+        let items = self
+            .get(name)?
+            .as_array()
+            .ok_or_else(|| wrong(name, "a list"))?;
+        items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| wrong(name, "a list of strings"))
+            })
+            .collect()
+    }
+}
+
+fn wrong(name: &str, expected: &str) -> StageError {
+    StageError::Param {
+        name: name.into(),
+        reason: format!("expected {expected}"),
+    }
+}
+
+/// Read access to one upstream node's outputs; the engine loads and
+/// verifies them on demand.
+pub trait UpstreamFiles: Send + Sync {
+    fn table(&self, file: &str) -> Result<RecordBatch, String>;
+    fn bytes(&self, file: &str) -> Result<Vec<u8>, String>;
+}
+
+/// One upstream node feeding an input slot.
+#[derive(Clone)]
+pub struct Upstream {
+    pub node: String,
+    pub files: Arc<dyn UpstreamFiles>,
+}
+
+/// Per-item progress reporting for heavy stages.
+pub trait Progress: Send + Sync {
+    fn set_total(&self, total: u64);
+    fn advance(&self, items: u64);
+}
+
+/// Everything a stage gets.
+pub struct StageContext<'a> {
+    pub node: &'a str,
+    pub params: &'a Params,
+    /// Input slot -> upstream nodes, in the order the config lists them.
+    pub inputs: &'a BTreeMap<String, Vec<Upstream>>,
+    /// File parameter -> the bytes the engine hashed into the key.
+    pub files: &'a BTreeMap<String, Vec<u8>>,
+    pub progress: &'a dyn Progress,
+}
+
+impl StageContext<'_> {
+    /// The only upstream of a single-node slot.
+    pub fn input(&self, slot: &str) -> Result<&Upstream, StageError> {
+        match self.inputs.get(slot).map(Vec::as_slice) {
+            Some([one]) => Ok(one),
+            _ => Err(StageError::Input {
+                slot: slot.into(),
+                reason: "expected exactly one upstream node".into(),
+            }),
+        }
+    }
+
+    /// One table of a single-node slot.
+    pub fn input_table(&self, slot: &str, file: &str) -> Result<RecordBatch, StageError> {
+        let up = self.input(slot)?;
+        up.files.table(file).map_err(|reason| StageError::Input {
+            slot: slot.into(),
+            reason: format!("node {}: {reason}", up.node),
+        })
+    }
+
+    /// The bytes of a file parameter.
+    pub fn file(&self, param: &str) -> Result<&[u8], StageError> {
+        self.files
+            .get(param)
+            .map(Vec::as_slice)
+            .ok_or_else(|| StageError::Param {
+                name: param.into(),
+                reason: "file was not provided".into(),
+            })
+    }
+}
+
+/// One output file of a stage.
+pub enum Output {
+    Table(RecordBatch),
+    Json(Value),
+    Bytes(Vec<u8>),
+}
+
+/// What a stage produced: named files plus metadata for the manifest.
+#[derive(Default)]
+pub struct Outputs {
+    pub files: BTreeMap<String, Output>,
+    pub metadata: serde_json::Map<String, Value>,
+}
+
+impl Outputs {
+    pub fn table(mut self, name: &str, batch: RecordBatch) -> Self {
+        self.files.insert(name.into(), Output::Table(batch));
+        self
+    }
+
+    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}

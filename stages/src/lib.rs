@@ -1,0 +1,48 @@
+//! The stages of the study. A stage is a function: typed parameters and
+//! typed inputs in, typed outputs out. It never hashes, never decides whether
+//! to run and never touches the artifact store: the engine owns all of that.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub mod api;
+pub mod tabular;
+
+pub use api::{
+    InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Stage, StageContext,
+    StageError, Upstream, UpstreamFiles,
+};
+
+/// The stages the engine can instantiate, by name. Tests may replace a
+/// stage (e.g. with one whose version is bumped).
+#[derive(Clone)]
+pub struct Registry {
+    stages: BTreeMap<String, Arc<dyn Stage>>,
+}
+
+impl Registry {
+    /// Every stage of the study.
+    pub fn standard() -> Self {
+        let mut registry = Registry {
+            stages: BTreeMap::new(),
+        };
+        registry.insert(Arc::new(tabular::ReadCsv));
+        registry.insert(Arc::new(tabular::Derive));
+        registry.insert(Arc::new(tabular::Aggregate));
+        registry.insert(Arc::new(tabular::Concat));
+        registry
+    }
+
+    /// Adds a stage, replacing any stage of the same name.
+    pub fn insert(&mut self, stage: Arc<dyn Stage>) {
+        self.stages.insert(stage.name().to_string(), stage);
+    }
+
+    pub fn find(&self, name: &str) -> Option<Arc<dyn Stage>> {
+        self.stages.get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.stages.keys().map(String::as_str).collect()
+    }
+}

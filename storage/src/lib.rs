@@ -1,0 +1,22 @@
+//! Content-addressed artifact store for the pipeline.
+//!
+//! Blobs live under `blobs/<2 hex>/<blake3 hex>` and are immutable; a node's
+//! [`Manifest`] lives under `manifests/<key>.json` and is written last, with a
+//! create-only put. Readers trust only sealed manifests and verify the blake3
+//! of every blob they read, so no lock is needed between concurrent runs.
+
+mod error;
+mod layered;
+mod location;
+mod manifest;
+mod store;
+pub mod table;
+
+pub use error::StoreError;
+pub use layered::ArtifactStore;
+pub use location::open_location;
+pub use manifest::{FileRef, Manifest, ManifestState};
+pub use store::{hash_bytes, BlobInfo, BlobState, Store};
+
+/// Result alias for this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,346 @@
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::manifest::{FileRef, Manifest, ManifestState};
+use crate::{Result, StoreError};
+
+/// blake3 of `bytes` as lowercase hex.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// The state of one blob, as found by re-hashing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobState {
+    Ok,
+    Missing,
+    Corrupt { actual: String },
+}
+
+/// A blob as listed.
+#[derive(Debug, Clone)]
+pub struct BlobInfo {
+    pub hash: String,
+    pub size: u64,
+    pub modified_unix: i64,
+}
+
+/// One backend (a directory, a bucket prefix, or memory) holding blobs and
+/// manifests.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn ObjectStore>,
+    prefix: String,
+    label: String,
+}
+
+impl Store {
+    /// Wraps a backend; `label` names it in errors (e.g. the location URL).
+    pub fn new(backend: Arc<dyn ObjectStore>, prefix: &str, label: &str) -> Self {
+        Store {
+            backend,
+            prefix: prefix.trim_matches('/').to_string(),
+            label: label.to_string(),
+        }
+    }
+
+    /// Opens a location string (see [`crate::open_location`]).
+    pub fn open(location: &str, base_dir: &std::path::Path) -> Result<Self> {
+        let (backend, prefix) = crate::open_location(location, base_dir)?;
+        Ok(Store::new(backend, &prefix, location))
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn path(&self, rel: &str) -> Path {
+        if self.prefix.is_empty() {
+            Path::from(rel)
+        } else {
+            Path::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    fn blob_path(&self, hash: &str) -> Path {
+        let shard = hash.get(..2).unwrap_or("00");
+        self.path(&format!("blobs/{shard}/{hash}"))
+    }
+
+    fn manifest_path(&self, key: &str) -> Path {
+        self.path(&format!("manifests/{key}.json"))
+    }
+
+    fn backend_err(&self, path: &Path, source: object_store::Error) -> StoreError {
+        StoreError::Backend {
+            store: self.label.clone(),
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// Writes `bytes` as a blob. A blob that already exists is left alone
+    /// (same address, same content) unless `replace` is set, which is how a
+    /// blob found corrupt gets rewritten.
+    pub async fn put_blob(&self, bytes: Bytes, format: &str, replace: bool) -> Result<FileRef> {
+        let hash = hash_bytes(&bytes);
+        let file = FileRef {
+            blake3: hash.clone(),
+            size: bytes.len() as u64,
+            format: format.to_string(),
+        };
+        self.put_raw(&self.blob_path(&hash), bytes, replace).await?;
+        Ok(file)
+    }
+
+    /// Create-only put, treating "already exists" as success; or overwrite.
+    async fn put_raw(&self, path: &Path, bytes: Bytes, replace: bool) -> Result<()> {
+        let mode = if replace {
+            PutMode::Overwrite
+        } else {
+            PutMode::Create
+        };
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match self
+            .backend
+            .put_opts(path, PutPayload::from_bytes(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(()),
+            Err(e) => Err(self.backend_err(path, e)),
+        }
+    }
+
+    /// Reads a blob and checks its blake3.
+    pub async fn get_blob(&self, hash: &str) -> Result<Bytes> {
+        let path = self.blob_path(hash);
+        let bytes = match self.backend.get(&path).await {
+            Ok(r) => r.bytes().await.map_err(|e| self.backend_err(&path, e))?,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StoreError::MissingBlob {
+                    store: self.label.clone(),
+                    hash: hash.to_string(),
+                })
+            }
+            Err(e) => return Err(self.backend_err(&path, e)),
+        };
+        let actual = hash_bytes(&bytes);
+        if actual != hash {
+            return Err(StoreError::CorruptBlob {
+                store: self.label.clone(),
+                hash: hash.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Re-hashes a blob to tell whether it is intact.
+    pub async fn check_blob(&self, hash: &str) -> Result<BlobState> {
+        match self.get_blob(hash).await {
+            Ok(_) => Ok(BlobState::Ok),
+            Err(StoreError::MissingBlob { .. }) => Ok(BlobState::Missing),
+            Err(StoreError::CorruptBlob { actual, .. }) => Ok(BlobState::Corrupt { actual }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Publishes a manifest: create-only, or overwrite when `replace` (used
+    /// when the previous manifest for this key pointed at corrupt data).
+    pub async fn put_manifest(&self, manifest: &Manifest, replace: bool) -> Result<()> {
+        let bytes = manifest.seal()?;
+        self.put_raw(&self.manifest_path(&manifest.key), bytes.into(), replace)
+            .await
+    }
+
+    /// Reads the manifest for `key`; a torn or foreign one is `Invalid`.
+    pub async fn get_manifest(&self, key: &str) -> Result<ManifestState> {
+        let path = self.manifest_path(key);
+        match self.backend.get(&path).await {
+            Ok(r) => {
+                let bytes = r.bytes().await.map_err(|e| self.backend_err(&path, e))?;
+                Ok(Manifest::unseal(key, &bytes))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(ManifestState::Missing),
+            Err(e) => Err(self.backend_err(&path, e)),
+        }
+    }
+
+    /// Keys of every manifest present (valid or not).
+    pub async fn list_manifest_keys(&self) -> Result<Vec<String>> {
+        let dir = self.path("manifests");
+        let metas: Vec<_> = self
+            .backend
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_err(&dir, e))?;
+        let mut keys: Vec<String> = metas
+            .iter()
+            .filter_map(|m| {
+                m.location
+                    .filename()?
+                    .strip_suffix(".json")
+                    .map(String::from)
+            })
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Every blob present, as (hash, size).
+    pub async fn list_blobs(&self) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .list_blob_details()
+            .await?
+            .into_iter()
+            .map(|b| (b.hash, b.size))
+            .collect())
+    }
+
+    /// Every blob present, with size and modification time.
+    pub async fn list_blob_details(&self) -> Result<Vec<BlobInfo>> {
+        let dir = self.path("blobs");
+        let metas: Vec<_> = self
+            .backend
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_err(&dir, e))?;
+        let mut blobs: Vec<BlobInfo> = metas
+            .iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?;
+                is_hash(name).then(|| BlobInfo {
+                    hash: name.to_string(),
+                    size: m.size,
+                    modified_unix: m.last_modified.timestamp(),
+                })
+            })
+            .collect();
+        blobs.sort_by(|a, b| a.hash.cmp(&b.hash));
+        Ok(blobs)
+    }
+
+    pub async fn delete_blob(&self, hash: &str) -> Result<()> {
+        self.delete(&self.blob_path(hash)).await
+    }
+
+    pub async fn delete_manifest(&self, key: &str) -> Result<()> {
+        self.delete(&self.manifest_path(key)).await
+    }
+
+    async fn delete(&self, path: &Path) -> Result<()> {
+        match self.backend.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend_err(path, e)),
+        }
+    }
+}
+
+fn is_hash(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn memory() -> Store {
+        Store::open("memory://", std::path::Path::new(".")).unwrap()
+    }
+
+    fn manifest(key: &str, files: BTreeMap<String, FileRef>) -> Manifest {
+        Manifest {
+            key: key.into(),
+            node: "n".into(),
+            stage: "s".into(),
+            stage_version: 1,
+            params: serde_json::json!({}),
+            inputs: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            files,
+            metadata: serde_json::Value::Null,
+            tool_version: "0".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn blobs_are_content_addressed_and_idempotent() {
+        let s = memory();
+        let a = s
+            .put_blob(Bytes::from_static(b"hello"), "bytes", false)
+            .await
+            .unwrap();
+        let b = s
+            .put_blob(Bytes::from_static(b"hello"), "bytes", false)
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.blake3, hash_bytes(b"hello"));
+        assert_eq!(
+            s.get_blob(&a.blake3).await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
+        assert_eq!(s.list_blobs().await.unwrap(), vec![(a.blake3.clone(), 5)]);
+        let missing = hash_bytes(b"absent");
+        assert_eq!(s.check_blob(&missing).await.unwrap(), BlobState::Missing);
+    }
+
+    #[tokio::test]
+    async fn corrupt_blob_is_detected_and_replaceable() {
+        let s = memory();
+        let good = hash_bytes(b"good");
+        // Plant wrong bytes at the good blob's address.
+        s.put_raw(&s.blob_path(&good), Bytes::from_static(b"evil"), false)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.check_blob(&good).await.unwrap(),
+            BlobState::Corrupt { .. }
+        ));
+        // A create-only put keeps the bad copy; replace mends it.
+        s.put_blob(Bytes::from_static(b"good"), "bytes", false)
+            .await
+            .unwrap();
+        assert!(s.get_blob(&good).await.is_err());
+        s.put_blob(Bytes::from_static(b"good"), "bytes", true)
+            .await
+            .unwrap();
+        assert_eq!(s.check_blob(&good).await.unwrap(), BlobState::Ok);
+    }
+
+    #[tokio::test]
+    async fn manifests_are_create_only() {
+        let s = memory();
+        let first = manifest("k", BTreeMap::new());
+        s.put_manifest(&first, false).await.unwrap();
+        let mut second = first.clone();
+        second.node = "other".into();
+        s.put_manifest(&second, false).await.unwrap();
+        match s.get_manifest("k").await.unwrap() {
+            ManifestState::Found(m) => assert_eq!(m.node, "n"),
+            other => panic!("{other:?}"),
+        }
+        s.put_manifest(&second, true).await.unwrap();
+        match s.get_manifest("k").await.unwrap() {
+            ManifestState::Found(m) => assert_eq!(m.node, "other"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.list_manifest_keys().await.unwrap(), vec!["k".to_string()]);
+        assert!(matches!(
+            s.get_manifest("nope").await.unwrap(),
+            ManifestState::Missing
+        ));
+    }
+}
