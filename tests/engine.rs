@@ -1,1 +1,53 @@
+//! End-to-end tests of the engine: the real binary on real stores.
 
+mod failures;
+mod layered;
+mod scenarios;
+mod support;
+mod versions;
+
+use support::Backend;
+
+#[test]
+fn local_invalidation() {
+    scenarios::invalidation(&Backend::Local);
+}
+
+#[test]
+fn local_crash_and_resume() {
+    scenarios::crash_and_resume(&Backend::Local);
+}
+
+#[test]
+fn local_corruption() {
+    scenarios::corruption(&Backend::Local);
+}
+
+#[test]
+fn local_concurrent_runs() {
+    scenarios::concurrent_runs(&Backend::Local);
+}
+
+#[test]
+fn s3_invalidation() {
+    let server = support::S3Server::start();
+    scenarios::invalidation(&server.backend());
+}
+
+#[test]
+fn s3_crash_and_resume() {
+    let server = support::S3Server::start();
+    scenarios::crash_and_resume(&server.backend());
+}
+
+#[test]
+fn s3_corruption() {
+    let server = support::S3Server::start();
+    scenarios::corruption(&server.backend());
+}
+
+#[test]
+fn s3_concurrent_runs() {
+    let server = support::S3Server::start();
+    scenarios::concurrent_runs(&server.backend());
+}

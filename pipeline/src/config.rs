@@ -76,7 +76,12 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
             let message = match e.location() {
-                Some(at) => format!("line {}, column {}: {e}", at.line(), at.column()),
+                Some(at) => {
+                    let text = e.to_string();
+                    let suffix = format!(" at line {} column {}", at.line(), at.column());
+                    let text = text.strip_suffix(&suffix).unwrap_or(&text);
+                    format!("line {}, column {}: {text}", at.line(), at.column())
+                }
                 None => e.to_string(),
             };
             PipelineError::Yaml {
@@ -121,6 +126,6 @@ mod tests {
         let err = Config::parse("nodes:\n  - name: a\n    stag: x\n", Path::new("p.yaml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 2") && err.contains("stag"), "{err}");
+        assert!(err.starts_with("p.yaml: line 3, column 5: nodes[0]: unknown field `stag`"), "{err}");
     }
 }

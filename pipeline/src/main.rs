@@ -94,9 +94,15 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
+            // Nested errors often repeat their cause's text: print only news.
+            let mut shown = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown = text;
+                }
                 source = s.source();
             }
             ExitCode::from(e.exit_code() as u8)
