@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: `pipeline run` on the bundled default pipeline.yaml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+cargo build -p pipeline
+"$CARGO_TARGET_DIR/debug/pipeline" run "$@"
+"$CARGO_TARGET_DIR/debug/pipeline" status
