@@ -1,0 +1,78 @@
+//! The smaller commands and options: --only, --force, gc, show, dag.
+
+use crate::scenarios::{small_project, ALL, PIPELINE};
+use crate::support::*;
+
+#[test]
+fn only_runs_the_selection_and_what_it_needs() {
+    let p = small_project(&Backend::Local, "only");
+    let ran = p.run(&["run", "--json", "--only", "stats_x"]).ok();
+    assert_eq!(ran.nodes("ran"), set(&["source", "scaled", "shifted", "stats_x"]));
+    let rest = p.run(&["run", "--json"]).ok();
+    assert_eq!(rest.nodes("ran"), set(&["stats_x2", "stats_x3", "gathered", "squares"]));
+    let unknown = p.run(&["run", "--only", "nope"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("no node named `nope`"), "{}", unknown.stderr);
+}
+
+#[test]
+fn force_recomputes_only_the_forced_node() {
+    let p = small_project(&Backend::Local, "force");
+    p.run(&["run"]).ok();
+    let forced = p.run(&["run", "--json", "--force", "scaled"]).ok();
+    assert_eq!(forced.nodes("ran"), set(&["scaled"]));
+    p.run(&["verify"]).ok();
+}
+
+#[test]
+fn gc_deletes_only_what_no_node_needs() {
+    let p = small_project(&Backend::Local, "gc");
+    p.run(&["run"]).ok();
+    p.write("pipeline.yaml", &PIPELINE.replace("value: 1.0", "value: 9.0"));
+    p.run(&["run"]).ok();
+    assert_eq!(p.manifest_keys().len(), ALL.len() + 5);
+
+    let dry = p.run(&["gc", "--dry-run", "--grace", "0"]).ok();
+    assert!(dry.stdout.starts_with("would delete 5 manifests and 5 blobs"), "{}", dry.stdout);
+    assert_eq!(p.manifest_keys().len(), ALL.len() + 5);
+    // Within the grace period, unreferenced blobs stay.
+    let young = p.run(&["gc", "--dry-run"]).ok();
+    assert!(young.stdout.starts_with("would delete 5 manifests and 0 blobs"), "{}", young.stdout);
+
+    let done = p.run(&["gc", "--grace", "0"]).ok();
+    assert!(done.stdout.starts_with("deleted 5 manifests and 5 blobs"), "{}", done.stdout);
+    assert_eq!(p.manifest_keys().len(), ALL.len());
+    p.run(&["verify"]).ok();
+    assert!(p.run(&["run", "--json"]).ok().nodes("ran").is_empty());
+}
+
+#[test]
+fn show_prints_the_manifest_and_a_table_preview() {
+    let p = small_project(&Backend::Local, "show");
+    let before = p.run(&["show", "stats_x"]);
+    assert_eq!(before.code, 1);
+    assert!(before.stderr.contains("has no artifact for its key"), "{}", before.stderr);
+    p.run(&["run"]).ok();
+    let shown = p.run(&["show", "stats_x", "--rows", "3"]).ok();
+    assert!(shown.stdout.contains("\"stage\": \"aggregate\""), "{}", shown.stdout);
+    assert!(shown.stdout.contains("table: 7 rows"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("| g0 "), "{}", shown.stdout);
+    assert!(!shown.stdout.contains("| g3 "), "only 3 rows are previewed: {}", shown.stdout);
+}
+
+#[test]
+fn dag_is_graphviz_with_every_edge() {
+    let p = small_project(&Backend::Local, "dag");
+    let dot = p.run(&["dag"]).ok().stdout;
+    assert!(dot.starts_with("digraph pipeline {"));
+    for edge in [
+        "\"source\" -> \"scaled\"",
+        "\"scaled\" -> \"shifted\"",
+        "\"shifted\" -> \"stats_x2\"",
+        "\"stats_x3\" -> \"gathered\"",
+        "\"source\" -> \"squares\"",
+    ] {
+        assert!(dot.contains(edge), "{edge} missing from {dot}");
+    }
+    assert_eq!(dot.matches(" -> ").count(), 9);
+}
