@@ -44,7 +44,9 @@ struct Sealed {
     manifest: serde_json::Value,
 }
 
-/// What a store holds under a key.
+/// What a store holds under a key. Short-lived, one at a time: the size
+/// difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ManifestState {
     Found(Manifest),
