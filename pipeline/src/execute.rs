@@ -156,8 +156,9 @@ pub async fn run(
             .add_node(node)
             .map_err(|e| PipelineError::Failed(format!("cannot build the graph: {e}")))?;
     }
+    let all_children = plan.children();
     for &i in &selected {
-        let children: Vec<_> = plan.children()[i]
+        let children: Vec<_> = all_children[i]
             .iter()
             .filter_map(|c| ids.get(c).copied())
             .collect();
