@@ -2,6 +2,7 @@
 //! Exit codes: 0 done, 1 some node failed or the store did not verify,
 //! 2 bad input (config, references, unreachable store).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -165,16 +166,17 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
                     serde_json::to_string_pretty(&statuses).expect("statuses serialise")
                 );
             } else {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 for s in &statuses {
-                    println!("{:<14} {:<32} {}", s.state, s.node, s.stage);
+                    let _ = writeln!(out, "{:<14} {:<32} {}", s.state, s.node, s.stage);
                     if explain {
                         for r in &s.reasons {
-                            println!("{:<14}   - {r}", "");
+                            let _ = writeln!(out, "{:<14}   - {r}", "");
                         }
                     }
                 }
                 let to_run = statuses.iter().filter(|s| s.state == "run").count();
-                println!("{} nodes, {} to run", statuses.len(), to_run);
+                let _ = writeln!(out, "{} nodes, {} to run", statuses.len(), to_run);
             }
             Ok(0)
         }

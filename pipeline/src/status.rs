@@ -79,7 +79,7 @@ pub async fn status(plan: &Plan, store: &ArtifactStore, refs: &Refs) -> Result<V
                 })
             }
         })
-        .buffered(32)
+        .buffered(8)
         .collect::<Vec<Result<NodeStatus>>>()
         .await;
     checks.into_iter().collect()
