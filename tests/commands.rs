@@ -7,12 +7,22 @@ use crate::support::*;
 fn only_runs_the_selection_and_what_it_needs() {
     let p = small_project(&Backend::Local, "only");
     let ran = p.run(&["run", "--json", "--only", "stats_x"]).ok();
-    assert_eq!(ran.nodes("ran"), set(&["source", "scaled", "shifted", "stats_x"]));
+    assert_eq!(
+        ran.nodes("ran"),
+        set(&["source", "scaled", "shifted", "stats_x"])
+    );
     let rest = p.run(&["run", "--json"]).ok();
-    assert_eq!(rest.nodes("ran"), set(&["stats_x2", "stats_x3", "gathered", "squares"]));
+    assert_eq!(
+        rest.nodes("ran"),
+        set(&["stats_x2", "stats_x3", "gathered", "squares"])
+    );
     let unknown = p.run(&["run", "--only", "nope"]);
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("no node named `nope`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no node named `nope`"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]
@@ -28,21 +38,39 @@ fn force_recomputes_only_the_forced_node() {
 fn gc_deletes_only_what_no_node_needs() {
     let p = small_project(&Backend::Local, "gc");
     p.run(&["run"]).ok();
-    p.write("pipeline.yaml", &PIPELINE.replace("value: 1.0", "value: 9.0"));
+    p.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("value: 1.0", "value: 9.0"),
+    );
     p.run(&["run"]).ok();
     assert_eq!(p.manifest_keys().len(), ALL.len() + 5);
 
     // Five old manifests; only three old blobs, since stats_x and stats_x2
     // summarise columns the change did not touch: same bytes, same blob.
     let dry = p.run(&["gc", "--dry-run", "--grace", "0"]).ok();
-    assert!(dry.stdout.starts_with("would delete 5 manifests and 3 blobs"), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .starts_with("would delete 5 manifests and 3 blobs"),
+        "{}",
+        dry.stdout
+    );
     assert_eq!(p.manifest_keys().len(), ALL.len() + 5);
     // Within the grace period, unreferenced blobs stay.
     let young = p.run(&["gc", "--dry-run"]).ok();
-    assert!(young.stdout.starts_with("would delete 5 manifests and 0 blobs"), "{}", young.stdout);
+    assert!(
+        young
+            .stdout
+            .starts_with("would delete 5 manifests and 0 blobs"),
+        "{}",
+        young.stdout
+    );
 
     let done = p.run(&["gc", "--grace", "0"]).ok();
-    assert!(done.stdout.starts_with("deleted 5 manifests and 3 blobs"), "{}", done.stdout);
+    assert!(
+        done.stdout.starts_with("deleted 5 manifests and 3 blobs"),
+        "{}",
+        done.stdout
+    );
     assert_eq!(p.manifest_keys().len(), ALL.len());
     p.run(&["verify"]).ok();
     assert!(p.run(&["run", "--json"]).ok().nodes("ran").is_empty());
@@ -53,13 +81,25 @@ fn show_prints_the_manifest_and_a_table_preview() {
     let p = small_project(&Backend::Local, "show");
     let before = p.run(&["show", "stats_x"]);
     assert_eq!(before.code, 1);
-    assert!(before.stderr.contains("has no artifact for its key"), "{}", before.stderr);
+    assert!(
+        before.stderr.contains("has no artifact for its key"),
+        "{}",
+        before.stderr
+    );
     p.run(&["run"]).ok();
     let shown = p.run(&["show", "stats_x", "--rows", "3"]).ok();
-    assert!(shown.stdout.contains("\"stage\": \"aggregate\""), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("\"stage\": \"aggregate\""),
+        "{}",
+        shown.stdout
+    );
     assert!(shown.stdout.contains("table: 7 rows"), "{}", shown.stdout);
     assert!(shown.stdout.contains("| g0 "), "{}", shown.stdout);
-    assert!(!shown.stdout.contains("| g3 "), "only 3 rows are previewed: {}", shown.stdout);
+    assert!(
+        !shown.stdout.contains("| g3 "),
+        "only 3 rows are previewed: {}",
+        shown.stdout
+    );
 }
 
 #[test]

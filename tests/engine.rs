@@ -4,6 +4,7 @@ mod commands;
 mod failures;
 mod layered;
 mod scenarios;
+mod sink;
 mod support;
 mod versions;
 

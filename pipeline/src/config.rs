@@ -126,6 +126,9 @@ mod tests {
         let err = Config::parse("nodes:\n  - name: a\n    stag: x\n", Path::new("p.yaml"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("p.yaml: line 3, column 5: nodes[0]: unknown field `stag`"), "{err}");
+        assert!(
+            err.starts_with("p.yaml: line 3, column 5: nodes[0]: unknown field `stag`"),
+            "{err}"
+        );
     }
 }

@@ -378,6 +378,12 @@ impl Shared {
         bar.set_prefix("  node");
         bar.set_message(node.name.clone());
         let progress = BarProgress(bar.clone());
+        let sink = Arc::new(
+            StoreSink::resume(self.store.clone(), node.key.clone(), replace)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let stage_sink = sink.clone();
         let name = node.name.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let ctx = StageContext {
@@ -386,6 +392,7 @@ impl Shared {
                 inputs: &inputs,
                 files: &files,
                 progress: &progress,
+                sink: stage_sink.as_ref(),
             };
             stage.run(&ctx)
         })
@@ -396,29 +403,25 @@ impl Shared {
             Ok(Err(e)) => return Err(format!("stage `{}`: {e}", node.stage.name())),
             Err(e) => return Err(format!("stage `{}` panicked: {e}", node.stage.name())),
         };
-        self.commit(node, outputs, replace)
+        let manifest = self
+            .commit(node, sink.emitted(), outputs, replace)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = self.store.primary().delete_checkpoints(&node.key).await {
+            tracing::warn!("node {}: could not drop its checkpoints: {e}", node.name);
+        }
+        Ok(manifest)
     }
 
     async fn commit(
         &self,
         node: &PlannedNode,
+        mut files: BTreeMap<String, FileRef>,
         outputs: Outputs,
         replace: bool,
     ) -> Result<Manifest> {
-        let mut files: BTreeMap<String, FileRef> = BTreeMap::new();
         for (name, output) in outputs.files {
-            let (bytes, format) = match output {
-                stages::Output::Table(batch) => (table::to_parquet(&name, &batch)?, "parquet"),
-                stages::Output::Json(value) => (
-                    serde_json::to_vec_pretty(&value)
-                        .expect("JSON values serialise")
-                        .into(),
-                    "json",
-                ),
-                stages::Output::Bytes(bytes) => (bytes.into(), "bytes"),
-            };
+            let (bytes, format) = encode(&name, output)?;
             files.insert(name, self.store.put_blob(bytes, format, replace).await?);
         }
         let record = NodeRecord::of(&self.plan, node);
@@ -440,6 +443,124 @@ impl Shared {
         };
         self.store.commit(&manifest, replace).await?;
         Ok(manifest)
+    }
+}
+
+/// An output file as stored bytes and its format.
+fn encode(name: &str, output: stages::Output) -> Result<(bytes::Bytes, &'static str)> {
+    Ok(match output {
+        stages::Output::Table(batch) => (table::to_parquet(name, &batch)?, "parquet"),
+        stages::Output::Json(value) => (
+            serde_json::to_vec_pretty(&value)
+                .expect("JSON values serialise")
+                .into(),
+            "json",
+        ),
+        stages::Output::Bytes(bytes) => (bytes.into(), "bytes"),
+    })
+}
+
+/// The checkpoint in which the engine records what a node emitted so far.
+const EMITTED: &str = "_emitted.json";
+
+/// How many emits may go unrecorded before the record is rewritten.
+const EMITS_PER_RECORD: usize = 16;
+
+/// The engine's side of [`stages::Sink`]: emitted files go to the store at
+/// once and are recorded in a checkpoint, so an interrupted node keeps them.
+struct StoreSink {
+    store: ArtifactStore,
+    key: String,
+    replace: bool,
+    runtime: tokio::runtime::Handle,
+    /// Files emitted so far, and how many since the last record.
+    emitted: Mutex<(BTreeMap<String, FileRef>, usize)>,
+}
+
+impl StoreSink {
+    /// Starts with whatever an earlier attempt at `key` emitted and that is
+    /// still intact.
+    async fn resume(store: ArtifactStore, key: String, replace: bool) -> Result<Self> {
+        let mut kept = BTreeMap::new();
+        if let Some(bytes) = store.primary().get_checkpoint(&key, EMITTED).await? {
+            let earlier: BTreeMap<String, FileRef> =
+                serde_json::from_slice(&bytes).unwrap_or_default();
+            for (name, file) in earlier {
+                if store.primary().check_blob(&file.blake3).await? == BlobState::Ok {
+                    kept.insert(name, file);
+                }
+            }
+        }
+        Ok(StoreSink {
+            store,
+            key,
+            replace,
+            runtime: tokio::runtime::Handle::current(),
+            emitted: Mutex::new((kept, 0)),
+        })
+    }
+
+    fn emitted(&self) -> BTreeMap<String, FileRef> {
+        self.emitted.lock().expect("emitted lock").0.clone()
+    }
+
+    fn record(&self, files: &BTreeMap<String, FileRef>) -> Result<(), String> {
+        let bytes = serde_json::to_vec(files).expect("file refs serialise");
+        self.runtime
+            .block_on(
+                self.store
+                    .primary()
+                    .put_checkpoint(&self.key, EMITTED, bytes.into()),
+            )
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl stages::Sink for StoreSink {
+    fn emit(&self, name: &str, output: stages::Output) -> Result<(), String> {
+        let (bytes, format) = encode(name, output).map_err(|e| e.to_string())?;
+        let file = self
+            .runtime
+            .block_on(self.store.put_blob(bytes, format, self.replace))
+            .map_err(|e| e.to_string())?;
+        let mut guard = self.emitted.lock().expect("emitted lock");
+        guard.0.insert(name.to_string(), file);
+        guard.1 += 1;
+        if guard.1 >= EMITS_PER_RECORD {
+            guard.1 = 0;
+            let snapshot = guard.0.clone();
+            drop(guard);
+            self.record(&snapshot)?;
+        }
+        Ok(())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.emitted
+            .lock()
+            .expect("emitted lock")
+            .0
+            .contains_key(name)
+    }
+
+    fn save_checkpoint(&self, name: &str, bytes: Vec<u8>) -> Result<(), String> {
+        // A stage's own checkpoint counts on the outputs emitted so far:
+        // record those first.
+        self.record(&self.emitted())?;
+        self.runtime
+            .block_on(
+                self.store
+                    .primary()
+                    .put_checkpoint(&self.key, name, bytes.into()),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    fn load_checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        self.runtime
+            .block_on(self.store.primary().get_checkpoint(&self.key, name))
+            .map(|o| o.map(|b| b.to_vec()))
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stages::Registry;
-use storage::{ArtifactStore, Store};
+pub use storage::ArtifactStore;
+use storage::Store;
 
 pub use config::Config;
 pub use error::{PipelineError, Result};
@@ -34,6 +35,23 @@ pub struct StoreChoice {
     pub remote: Option<String>,
 }
 
+/// The store a config names, as overridden on the command line: the
+/// primary store and the optional remote behind it.
+pub fn open_store(config: &Config, choice: &StoreChoice) -> Result<ArtifactStore> {
+    let base = &config.base_dir;
+    let location = choice
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .unwrap_or_else(|| DEFAULT_STORE.to_string());
+    let primary = Store::open(&location, base)?;
+    let remote = match choice.remote.clone().or_else(|| config.remote.clone()) {
+        Some(r) => Some(Store::open(&r, base)?),
+        None => None,
+    };
+    Ok(ArtifactStore::new(primary, remote))
+}
+
 /// A loaded pipeline: its config, plan, store and state directory.
 pub struct Workspace {
     pub config: Config,
@@ -48,23 +66,13 @@ impl Workspace {
     pub fn open(path: &Path, registry: &Registry, choice: &StoreChoice) -> Result<Workspace> {
         let config = Config::load(path)?;
         let plan = Arc::new(Plan::build(&config, registry)?);
-        let base = config.base_dir.clone();
-        let location = choice
-            .store
-            .clone()
-            .or_else(|| config.store.clone())
-            .unwrap_or_else(|| DEFAULT_STORE.to_string());
-        let primary = Store::open(&location, &base)?;
-        let remote = match choice.remote.clone().or_else(|| config.remote.clone()) {
-            Some(r) => Some(Store::open(&r, &base)?),
-            None => None,
-        };
-        let state_dir = base.join(".pipeline");
+        let store = open_store(&config, choice)?;
+        let state_dir = config.base_dir.join(".pipeline");
         Ok(Workspace {
             refs: Refs::new(&state_dir),
             config,
             plan,
-            store: ArtifactStore::new(primary, remote),
+            store,
             state_dir,
         })
     }

@@ -116,8 +116,18 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
         store: cli.store,
         remote: cli.remote,
     };
+    if let Command::Verify { json } = cli.command {
+        // Verifying a store needs no plan: it may hold other pipelines' nodes.
+        let store = pipeline::open_store(&pipeline::Config::load(&cli.file)?, &choice)?;
+        return verify(&store, json).await;
+    }
     let ws = Workspace::open(&cli.file, &Registry::standard(), &choice)?;
-    match cli.command {
+    with_plan(&ws, cli.command).await
+}
+
+/// The commands that need the planned pipeline.
+async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError> {
+    match command {
         Command::Run {
             only,
             force,
@@ -184,34 +194,7 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
             print!("{}", ops::dag(&ws.plan));
             Ok(0)
         }
-        Command::Verify { json } => {
-            ws.probe().await?;
-            let mut stores = vec![ws.store.primary().clone()];
-            stores.extend(ws.store.remote().cloned());
-            let mut bad = false;
-            for store in &stores {
-                let report = ops::verify(store).await?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).expect("reports serialise")
-                    );
-                } else {
-                    println!(
-                        "{}: {} manifests, {} blobs re-hashed, {} problems",
-                        store.label(),
-                        report.manifests,
-                        report.blobs_checked,
-                        report.problems.len()
-                    );
-                    for p in &report.problems {
-                        println!("  {p}");
-                    }
-                }
-                bad |= !report.problems.is_empty();
-            }
-            Ok(if bad { 1 } else { 0 })
-        }
+        Command::Verify { json } => verify(&ws.store, json).await,
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
             let report = ops::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
@@ -235,4 +218,32 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
             Ok(0)
         }
     }
+}
+
+/// Re-hashes the primary store and the remote, if any.
+async fn verify(store: &pipeline::ArtifactStore, json: bool) -> Result<u8, PipelineError> {
+    store.primary().get_manifest("probe").await?;
+    let mut bad = false;
+    for store in std::iter::once(store.primary()).chain(store.remote()) {
+        let report = ops::verify(store).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("reports serialise")
+            );
+        } else {
+            println!(
+                "{}: {} manifests, {} blobs re-hashed, {} problems",
+                store.label(),
+                report.manifests,
+                report.blobs_checked,
+                report.problems.len()
+            );
+            for p in &report.problems {
+                println!("  {p}");
+            }
+        }
+        bad |= !report.problems.is_empty();
+    }
+    Ok(if bad { 1 } else { 0 })
 }

@@ -159,6 +159,23 @@ pub trait Progress: Send + Sync {
     fn advance(&self, items: u64);
 }
 
+/// Where a stage puts what must not wait for its end: per-item outputs too
+/// large to hold together (audio, mels), and checkpoints that let an
+/// interrupted node resume. Checkpoints belong to the node's key but are not
+/// part of it, and are dropped once the node is committed.
+pub trait Sink: Send + Sync {
+    /// Stores one output file now; it joins the node's manifest at commit.
+    fn emit(&self, name: &str, output: Output) -> Result<(), String>;
+    /// Whether output `name` is already stored: emitted by this attempt, or
+    /// by an earlier, interrupted attempt at the same key (and intact), so a
+    /// resumed stage can skip that item.
+    fn has(&self, name: &str) -> bool;
+    /// Saves (replaces) a named checkpoint of this node.
+    fn save_checkpoint(&self, name: &str, bytes: Vec<u8>) -> Result<(), String>;
+    /// The checkpoint an earlier attempt at the same key saved, if any.
+    fn load_checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, String>;
+}
+
 /// Everything a stage gets.
 pub struct StageContext<'a> {
     pub node: &'a str,
@@ -168,6 +185,7 @@ pub struct StageContext<'a> {
     /// File parameter -> the bytes the engine hashed into the key.
     pub files: &'a BTreeMap<String, Vec<u8>>,
     pub progress: &'a dyn Progress,
+    pub sink: &'a dyn Sink,
 }
 
 impl StageContext<'_> {

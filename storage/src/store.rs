@@ -231,6 +231,44 @@ impl Store {
         Ok(blobs)
     }
 
+    fn checkpoint_path(&self, key: &str, name: &str) -> Path {
+        self.path(&format!("checkpoints/{key}/{name}"))
+    }
+
+    /// Saves (replaces) a checkpoint of the node with `key`. Checkpoints
+    /// are mutable, never content-addressed: only a resuming attempt at the
+    /// same key reads them, and it must tolerate a stale one.
+    pub async fn put_checkpoint(&self, key: &str, name: &str, bytes: Bytes) -> Result<()> {
+        self.put_raw(&self.checkpoint_path(key, name), bytes, true)
+            .await
+    }
+
+    pub async fn get_checkpoint(&self, key: &str, name: &str) -> Result<Option<Bytes>> {
+        let path = self.checkpoint_path(key, name);
+        match self.backend.get(&path).await {
+            Ok(r) => Ok(Some(
+                r.bytes().await.map_err(|e| self.backend_err(&path, e))?,
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.backend_err(&path, e)),
+        }
+    }
+
+    /// Drops every checkpoint of `key` (after its node is committed).
+    pub async fn delete_checkpoints(&self, key: &str) -> Result<()> {
+        let dir = self.path(&format!("checkpoints/{key}"));
+        let metas: Vec<_> = self
+            .backend
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_err(&dir, e))?;
+        for meta in metas {
+            self.delete(&meta.location).await?;
+        }
+        Ok(())
+    }
+
     pub async fn delete_blob(&self, hash: &str) -> Result<()> {
         self.delete(&self.blob_path(hash)).await
     }
@@ -318,6 +356,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.check_blob(&good).await.unwrap(), BlobState::Ok);
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_replaced_and_dropped() {
+        let s = memory();
+        assert_eq!(s.get_checkpoint("k", "state").await.unwrap(), None);
+        s.put_checkpoint("k", "state", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        s.put_checkpoint("k", "state", Bytes::from_static(b"2"))
+            .await
+            .unwrap();
+        s.put_checkpoint("other", "state", Bytes::from_static(b"3"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_checkpoint("k", "state").await.unwrap(),
+            Some(Bytes::from_static(b"2"))
+        );
+        s.delete_checkpoints("k").await.unwrap();
+        assert_eq!(s.get_checkpoint("k", "state").await.unwrap(), None);
+        assert!(s.get_checkpoint("other", "state").await.unwrap().is_some());
     }
 
     #[tokio::test]
