@@ -9,7 +9,7 @@ pub mod api;
 pub mod tabular;
 
 pub use api::{
-    InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Stage, StageContext,
+    InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage, StageContext,
     StageError, Upstream, UpstreamFiles,
 };
 
