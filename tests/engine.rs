@@ -1,6 +1,7 @@
 //! End-to-end tests of the engine: the real binary on real stores.
 
 mod commands;
+mod contracts;
 mod failures;
 mod layered;
 mod scenarios;

@@ -301,6 +301,16 @@ impl Shared {
         };
         let manifest = self.compute(node, upstream, replace).await.map_err(fail)?;
         self.write_ref(node, &record);
+        if let Some(warnings) = manifest.metadata.get("warnings").and_then(|w| w.as_array()) {
+            for w in warnings {
+                let text = w
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| w.to_string());
+                self.bars
+                    .suspend(|| eprintln!("warning: node `{}`: {text}", node.name));
+            }
+        }
         let seconds = started.elapsed().as_secs_f64();
         self.bars
             .suspend(|| eprintln!("ran    {} ({seconds:.2} s; {reason})", node.name));

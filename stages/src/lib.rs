@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub mod api;
+pub mod audio;
+pub mod contracts;
 pub mod tabular;
 
 pub use api::{
@@ -30,6 +32,8 @@ impl Registry {
         registry.insert(Arc::new(tabular::Derive));
         registry.insert(Arc::new(tabular::Aggregate));
         registry.insert(Arc::new(tabular::Concat));
+        registry.insert(Arc::new(contracts::LoadTable));
+        registry.insert(Arc::new(contracts::LoadLabels));
         registry
     }
 

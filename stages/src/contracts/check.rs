@@ -1,0 +1,541 @@
+//! The contracts themselves: required and optional columns, their types,
+//! and the rules every row must follow.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+
+use super::ContractError;
+
+/// The kinds of table a user brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// track_id, uri, optional blake3 / sha256 checksums.
+    Tracks,
+    /// track_id, item, count: tag, taste, lyrics and cdr_tag sources.
+    LabelCounts,
+    /// track_id, artist_id.
+    ArtistMap,
+    /// track_id, value: bpm and year.
+    Scalar,
+    /// A classification target dataset: track_id, uri, label, optional
+    /// split and group, optional checksums.
+    TargetLabels,
+    /// A regression target dataset: as TargetLabels with value for label.
+    TargetValues,
+    /// user_id, track_id, count: recommendation interactions.
+    Interactions,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// A track id: text that is safe as a file name.
+    TrackId,
+    Text,
+    /// A finite number.
+    Number,
+    /// A finite, non-negative number.
+    Count,
+    Uri,
+    /// Lowercase or uppercase hex of 32 bytes.
+    Hash,
+    Split,
+}
+
+struct Column {
+    name: &'static str,
+    kind: Kind,
+    required: bool,
+}
+
+const fn req(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        required: true,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        required: false,
+    }
+}
+
+impl Contract {
+    pub fn name(self) -> &'static str {
+        match self {
+            Contract::Tracks => "track manifest",
+            Contract::LabelCounts => "label counts",
+            Contract::ArtistMap => "artist map",
+            Contract::Scalar => "scalar labels",
+            Contract::TargetLabels => "classification dataset",
+            Contract::TargetValues => "regression dataset",
+            Contract::Interactions => "interactions",
+        }
+    }
+
+    fn columns(self) -> &'static [Column] {
+        use Kind::*;
+        match self {
+            Contract::Tracks => {
+                const COLUMNS: &[Column] = &[
+                    req("track_id", TrackId),
+                    req("uri", Uri),
+                    opt("blake3", Hash),
+                    opt("sha256", Hash),
+                ];
+                COLUMNS
+            }
+            Contract::LabelCounts => {
+                const COLUMNS: &[Column] = &[
+                    req("track_id", TrackId),
+                    req("item", Text),
+                    req("count", Count),
+                ];
+                COLUMNS
+            }
+            Contract::ArtistMap => {
+                const COLUMNS: &[Column] = &[req("track_id", TrackId), req("artist_id", Text)];
+                COLUMNS
+            }
+            Contract::Scalar => {
+                const COLUMNS: &[Column] = &[req("track_id", TrackId), req("value", Number)];
+                COLUMNS
+            }
+            Contract::TargetLabels => {
+                const COLUMNS: &[Column] = &[
+                    req("track_id", TrackId),
+                    req("uri", Uri),
+                    req("label", Text),
+                    opt("split", Split),
+                    opt("group", Text),
+                    opt("blake3", Hash),
+                    opt("sha256", Hash),
+                ];
+                COLUMNS
+            }
+            Contract::TargetValues => {
+                const COLUMNS: &[Column] = &[
+                    req("track_id", TrackId),
+                    req("uri", Uri),
+                    req("value", Number),
+                    opt("split", Split),
+                    opt("group", Text),
+                    opt("blake3", Hash),
+                    opt("sha256", Hash),
+                ];
+                COLUMNS
+            }
+            Contract::Interactions => {
+                const COLUMNS: &[Column] = &[
+                    req("user_id", Text),
+                    req("track_id", TrackId),
+                    req("count", Count),
+                ];
+                COLUMNS
+            }
+        }
+    }
+
+    /// Whether each track may appear once only.
+    fn unique_tracks(self) -> bool {
+        matches!(
+            self,
+            Contract::Tracks
+                | Contract::TargetLabels
+                | Contract::TargetValues
+                | Contract::ArtistMap
+                | Contract::Scalar
+        )
+    }
+}
+
+/// Checks `table` against `contract` and returns it in canonical form: the
+/// contract's columns only (absent optional ones dropped), text as Utf8,
+/// numbers as Float64.
+pub fn validate(
+    contract: Contract,
+    file: &str,
+    table: &RecordBatch,
+) -> Result<RecordBatch, ContractError> {
+    let schema = table.schema();
+    let present: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for column in contract.columns() {
+        let Ok(index) = schema.index_of(column.name) else {
+            if column.required {
+                return Err(ContractError::at(
+                    file,
+                    None,
+                    column.name,
+                    format!(
+                        "missing: a {} needs it (columns present: {})",
+                        contract.name(),
+                        present.join(", ")
+                    ),
+                ));
+            }
+            continue;
+        };
+        let array = table.column(index);
+        let checked: ArrayRef = match column.kind {
+            Kind::Number | Kind::Count => Arc::new(numbers(file, column, array)?),
+            _ => Arc::new(texts(file, column, array)?),
+        };
+        fields.push(Field::new(
+            column.name,
+            checked.data_type().clone(),
+            !column.required,
+        ));
+        arrays.push(checked);
+    }
+    let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| ContractError::file(file, e.to_string()))?;
+    if contract.unique_tracks() {
+        no_duplicates(file, &out)?;
+    }
+    Ok(out)
+}
+
+fn texts(file: &str, column: &Column, array: &ArrayRef) -> Result<StringArray, ContractError> {
+    let as_text = match array.data_type() {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt32
+        | DataType::UInt64 => cast(array, &DataType::Utf8)
+            .map_err(|e| ContractError::at(file, None, column.name, e.to_string()))?,
+        other => {
+            return Err(ContractError::at(
+                file,
+                None,
+                column.name,
+                format!("must be text, found {other}"),
+            ));
+        }
+    };
+    let strings = as_text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8 gives a StringArray")
+        .clone();
+    for row in 0..strings.len() {
+        let at = |message: String| ContractError::at(file, Some(row + 1), column.name, message);
+        if strings.is_null(row) || strings.value(row).is_empty() {
+            if column.required {
+                return Err(at("missing value".into()));
+            }
+            continue;
+        }
+        let value = strings.value(row);
+        match column.kind {
+            Kind::TrackId => {
+                track_id_is_safe(value).map_err(|why| at(format!("track id {value:?} {why}")))?
+            }
+            Kind::Uri => {
+                uri_is_supported(value).map_err(|why| at(format!("uri {value:?} {why}")))?
+            }
+            Kind::Hash if !(value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())) => {
+                return Err(at(format!("{value:?} is not 64 hex digits")));
+            }
+            Kind::Split if !["train", "valid", "test"].contains(&value) => {
+                return Err(at(format!(
+                    "split {value:?} is not one of train, valid, test"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(strings)
+}
+
+fn numbers(file: &str, column: &Column, array: &ArrayRef) -> Result<Float64Array, ContractError> {
+    let values: Vec<Option<f64>> = match array.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(array, &DataType::Utf8)
+                .map_err(|e| ContractError::at(file, None, column.name, e.to_string()))?;
+            let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
+            (0..text.len())
+                .map(|row| {
+                    if text.is_null(row) || text.value(row).trim().is_empty() {
+                        return Ok(None);
+                    }
+                    let raw = text.value(row).trim();
+                    raw.parse::<f64>().map(Some).map_err(|_| {
+                        ContractError::at(
+                            file,
+                            Some(row + 1),
+                            column.name,
+                            format!("{raw:?} is not a number"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        }
+        t if t.is_numeric() => {
+            let cast = cast(array, &DataType::Float64)
+                .map_err(|e| ContractError::at(file, None, column.name, e.to_string()))?;
+            cast.as_any()
+                .downcast_ref::<Float64Array>()
+                .expect("Float64")
+                .iter()
+                .collect()
+        }
+        other => {
+            return Err(ContractError::at(
+                file,
+                None,
+                column.name,
+                format!("must be numeric, found {other}"),
+            ));
+        }
+    };
+    for (row, value) in values.iter().enumerate() {
+        let at = |message: &str| {
+            ContractError::at(file, Some(row + 1), column.name, message.to_string())
+        };
+        match value {
+            None => return Err(at("missing value")),
+            Some(v) if v.is_nan() => return Err(at("NaN")),
+            Some(v) if !v.is_finite() => return Err(at(&format!("{v} is not finite"))),
+            Some(v) if column.kind == Kind::Count && *v < 0.0 => {
+                return Err(at(&format!("negative count {v}")))
+            }
+            _ => {}
+        }
+    }
+    Ok(values.into_iter().collect())
+}
+
+/// Track ids become file and object names: nothing that could leave a
+/// directory or confuse a terminal.
+fn track_id_is_safe(id: &str) -> Result<(), &'static str> {
+    if id.contains("..") {
+        return Err("contains `..`");
+    }
+    if id.contains('/') || id.contains('\\') {
+        return Err("contains a path separator");
+    }
+    if id.chars().any(char::is_control) {
+        return Err("contains a control character");
+    }
+    if id.len() > 200 {
+        return Err("is longer than 200 bytes");
+    }
+    Ok(())
+}
+
+fn uri_is_supported(uri: &str) -> Result<(), &'static str> {
+    match uri.split_once("://") {
+        None => Ok(()), // a path, relative to pipeline.yaml
+        Some(("http" | "https" | "s3" | "file", rest)) if !rest.is_empty() => Ok(()),
+        Some(_) => Err("has an unsupported scheme: use http(s)://, s3://, file:// or a path"),
+    }
+}
+
+fn no_duplicates(file: &str, table: &RecordBatch) -> Result<(), ContractError> {
+    let ids = track_ids(table);
+    let mut first_row: HashMap<&str, usize> = HashMap::new();
+    for row in 0..ids.len() {
+        if let Some(first) = first_row.insert(ids.value(row), row + 1) {
+            return Err(ContractError::at(
+                file,
+                Some(row + 1),
+                "track_id",
+                format!(
+                    "duplicate track id {:?} (first at row {first})",
+                    ids.value(row)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn track_ids(table: &RecordBatch) -> &StringArray {
+    table
+        .column_by_name("track_id")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .expect("validated tables have a Utf8 track_id")
+}
+
+/// Splits a validated table into rows whose track is in `known` and the
+/// 1-based row numbers and ids of the others, which callers must report.
+pub fn split_known(
+    table: &RecordBatch,
+    known: &HashSet<String>,
+) -> (RecordBatch, Vec<(usize, String)>) {
+    let ids = track_ids(table);
+    let mut unknown = Vec::new();
+    let keep: arrow::array::BooleanArray = (0..ids.len())
+        .map(|row| {
+            let ok = known.contains(ids.value(row));
+            if !ok {
+                unknown.push((row + 1, ids.value(row).to_string()));
+            }
+            Some(ok)
+        })
+        .collect();
+    let kept = arrow::compute::filter_record_batch(table, &keep).expect("mask matches the table");
+    (kept, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::read_table;
+    use super::*;
+
+    fn check(contract: Contract, csv: &str) -> Result<RecordBatch, String> {
+        let table = read_table("in.csv", csv.as_bytes()).map_err(|e| e.to_string())?;
+        validate(contract, "in.csv", &table).map_err(|e| e.to_string())
+    }
+
+    fn fails(contract: Contract, csv: &str, expected: &str) {
+        match check(contract, csv) {
+            Ok(_) => panic!("accepted: {csv}"),
+            Err(e) => assert_eq!(e, expected),
+        }
+    }
+
+    #[test]
+    fn a_good_manifest_is_canonicalised() {
+        let t = check(
+            Contract::Tracks,
+            "track_id,uri,extra\n1,a.wav,x\nt2,https://h/b.mp3,y\n",
+        )
+        .unwrap();
+        assert_eq!(t.num_columns(), 2);
+        assert_eq!(track_ids(&t).value(0), "1");
+    }
+
+    #[test]
+    fn each_violation_names_file_row_and_column() {
+        fails(
+            Contract::Tracks,
+            "track_id\nt1\n",
+            "in.csv, column `uri`: missing: a track manifest needs it (columns present: track_id)",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\nt1,a.wav\nt1,b.wav\n",
+            "in.csv, row 2, column `track_id`: duplicate track id \"t1\" (first at row 1)",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\n../etc,a.wav\n",
+            "in.csv, row 1, column `track_id`: track id \"../etc\" contains `..`",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\na/b,a.wav\n",
+            "in.csv, row 1, column `track_id`: track id \"a/b\" contains a path separator",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\n\"a\u{7}\",a.wav\n",
+            "in.csv, row 1, column `track_id`: track id \"a\\u{7}\" contains a control character",
+        );
+        fails(Contract::Tracks, "track_id,uri\nt1,ftp://x/a\n", "in.csv, row 1, column `uri`: uri \"ftp://x/a\" has an unsupported scheme: use http(s)://, s3://, file:// or a path");
+        fails(
+            Contract::Tracks,
+            "track_id,uri,blake3\nt1,a,abc\n",
+            "in.csv, row 1, column `blake3`: \"abc\" is not 64 hex digits",
+        );
+        fails(
+            Contract::LabelCounts,
+            "track_id,item,count\nt1,rock,2\nt1,pop,-1\n",
+            "in.csv, row 2, column `count`: negative count -1",
+        );
+        fails(
+            Contract::LabelCounts,
+            "track_id,item,count\nt1,rock,many\n",
+            "in.csv, row 1, column `count`: \"many\" is not a number",
+        );
+        fails(
+            Contract::LabelCounts,
+            "track_id,item,count\nt1,rock,inf\n",
+            "in.csv, row 1, column `count`: inf is not finite",
+        );
+        fails(
+            Contract::Scalar,
+            "track_id,value\nt1,NaN\n",
+            "in.csv, row 1, column `value`: NaN",
+        );
+        fails(
+            Contract::Scalar,
+            "track_id,value\nt1,\n",
+            "in.csv, row 1, column `value`: missing value",
+        );
+        fails(
+            Contract::TargetLabels,
+            "track_id,uri,label,split\nt1,a,rock,dev\n",
+            "in.csv, row 1, column `split`: split \"dev\" is not one of train, valid, test",
+        );
+        fails(Contract::Tracks, "", "in.csv: the file is empty");
+        fails(
+            Contract::Tracks,
+            "track_id,uri\n",
+            "in.csv: the table has no rows",
+        );
+    }
+
+    #[test]
+    fn unreadable_bytes_are_named() {
+        let err = read_table("x.csv", &[0xff, 0xfe, 0x00, 0x41])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x.csv: not UTF-8 text (and not Parquet)"),
+            "{err}"
+        );
+        let ragged = read_table("r.csv", b"track_id,uri\nt1,a,extra\n")
+            .unwrap_err()
+            .to_string();
+        assert!(ragged.starts_with("r.csv: unreadable CSV"), "{ragged}");
+    }
+
+    #[test]
+    fn wrong_parquet_types_are_named() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("value", DataType::Boolean, false),
+        ]));
+        let table = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["t1"])),
+                Arc::new(arrow::array::BooleanArray::from(vec![true])),
+            ],
+        )
+        .unwrap();
+        let err = validate(Contract::Scalar, "s.parquet", &table)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "s.parquet, column `value`: must be numeric, found Boolean"
+        );
+    }
+
+    #[test]
+    fn unknown_tracks_are_split_off_with_their_rows() {
+        let t = check(
+            Contract::LabelCounts,
+            "track_id,item,count\nt1,a,1\nzz,b,2\nt2,c,3\n",
+        )
+        .unwrap();
+        let known: HashSet<String> = ["t1".to_string(), "t2".to_string()].into();
+        let (kept, unknown) = split_known(&t, &known);
+        assert_eq!(kept.num_rows(), 2);
+        assert_eq!(unknown, vec![(2, "zz".to_string())]);
+    }
+}
