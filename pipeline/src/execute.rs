@@ -91,6 +91,7 @@ enum Done {
 
 struct Shared {
     plan: Arc<Plan>,
+    base_dir: std::path::PathBuf,
     store: ArtifactStore,
     refs: Refs,
     force: Vec<bool>,
@@ -103,6 +104,7 @@ struct Shared {
 /// Brings the selected nodes up to date.
 pub async fn run(
     plan: Arc<Plan>,
+    base_dir: std::path::PathBuf,
     store: ArtifactStore,
     refs: Refs,
     opts: &RunOptions,
@@ -130,6 +132,7 @@ pub async fn run(
     overall.set_prefix("pipeline");
     let shared = Arc::new(Shared {
         plan: plan.clone(),
+        base_dir,
         store,
         refs,
         force,
@@ -395,6 +398,7 @@ impl Shared {
         );
         let stage_sink = sink.clone();
         let name = node.name.clone();
+        let base_dir = self.base_dir.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let ctx = StageContext {
                 node: &name,
@@ -403,6 +407,7 @@ impl Shared {
                 files: &files,
                 progress: &progress,
                 sink: stage_sink.as_ref(),
+                base_dir: &base_dir,
             };
             stage.run(&ctx)
         })

@@ -89,6 +89,7 @@ impl Workspace {
         self.probe().await?;
         execute::run(
             self.plan.clone(),
+            self.config.base_dir.clone(),
             self.store.clone(),
             self.refs.clone(),
             opts,

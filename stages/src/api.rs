@@ -186,6 +186,9 @@ pub struct StageContext<'a> {
     pub files: &'a BTreeMap<String, Vec<u8>>,
     pub progress: &'a dyn Progress,
     pub sink: &'a dyn Sink,
+    /// The directory of pipeline.yaml: relative paths inside user tables
+    /// (e.g. a manifest's audio URIs) start here.
+    pub base_dir: &'a std::path::Path,
 }
 
 impl StageContext<'_> {
