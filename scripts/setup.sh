@@ -20,3 +20,12 @@ if [ "${1:-}" = "--test" ] && [ ! -x "$S3S" ]; then
   cargo install s3s-fs --version 0.14.1 --locked --features binary --root "$CACHE/s3s"
 fi
 export S3S_FS="$S3S"
+
+# Real music nobody here made (Ogg Vorbis), for the decoding test; the test
+# skips with a printed reason where this cannot be installed.
+MUSIC=/usr/share/games/wesnoth/1.16/data/core/music
+if [ "${1:-}" = "--test" ] && [ ! -d "$MUSIC" ] && command -v apt-get >/dev/null; then
+  echo "setup: installing wesnoth-1.16-music (once)" >&2
+  { apt-get install -y -q wesnoth-1.16-music || { apt-get update -q && apt-get install -y -q wesnoth-1.16-music; }; } >/dev/null 2>&1 ||
+    echo "setup: could not install wesnoth-1.16-music; the real-audio test will skip" >&2
+fi
