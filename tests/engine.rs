@@ -3,6 +3,8 @@
 mod commands;
 mod contracts;
 mod failures;
+mod fetch;
+mod frontend;
 mod layered;
 mod scenarios;
 mod sink;

@@ -8,6 +8,9 @@ use std::sync::Arc;
 pub mod api;
 pub mod audio;
 pub mod contracts;
+pub mod frontend;
+pub mod labels;
+pub mod synth;
 pub mod tabular;
 
 pub use api::{
@@ -34,6 +37,11 @@ impl Registry {
         registry.insert(Arc::new(tabular::Concat));
         registry.insert(Arc::new(contracts::LoadTable));
         registry.insert(Arc::new(contracts::LoadLabels));
+        registry.insert(Arc::new(frontend::Fetch));
+        registry.insert(Arc::new(frontend::MelSpectrograms));
+        registry.insert(Arc::new(frontend::FitScaler));
+        registry.insert(Arc::new(labels::Factorize));
+        registry.insert(Arc::new(labels::FactorizeArtist));
         registry
     }
 

@@ -1,0 +1,628 @@
+//! `fetch`: a track manifest in, each track's bytes out (SPEC 2).
+//!
+//! Input `tracks`: a table with `track_id` and `uri` (Utf8) and optionally
+//! `blake3` / `sha256` (hex, nullable): a validated track manifest or target
+//! dataset (`load_table`). URIs: `http(s)://`, `s3://bucket/key` (S3 settings
+//! from the usual `AWS_*` variables, plain-http endpoints allowed), `file://`
+//! or a path relative to pipeline.yaml's directory.
+//!
+//! Outputs:
+//! - `audio/<track_id>`: the bytes of each track fetched, emitted as soon as
+//!   they arrive;
+//! - `fetched` (track_id Utf8, uri Utf8, blake3 Utf8, size UInt64): the
+//!   tracks fetched, in manifest order; what downstream stages iterate over;
+//! - `failures` (track_id Utf8, uri Utf8, error Utf8): every track that could
+//!   not be fetched, with why, in manifest order;
+//! - metadata: counts (`tracks`, `fetched`, `failed`, `downloaded`,
+//!   `from_cache`, `resumed`, `bytes`) and `warnings` naming the failures.
+//!
+//! A run with failures commits what it fetched (downstream stages run on
+//! those tracks) unless more than `max_failure_fraction` of the tracks
+//! failed: then the node fails, keeping what it fetched for the next attempt.
+//!
+//! Retries, backoff and timeouts: see [`super::retry`] and [`super::source`].
+//! A manifest checksum (blake3 and/or sha256) is verified on the bytes; a
+//! mismatch is a failure of that track and is not retried.
+//!
+//! Re-running does only what is missing, at two levels: an interrupted
+//! attempt at the same node key resumes from what it emitted (the sink and
+//! the journal), and a node whose key changed (a track added to the
+//! manifest) takes what was downloaded before from the download cache
+//! ([`super::cache`]) and downloads only the rest.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::array::{Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::cache::DownloadCache;
+use super::journal::Journal;
+use super::retry::Policy;
+use super::source::{Fetcher, Source};
+use super::{optional_text_column, summarise, text_column};
+use crate::api::*;
+
+pub struct Fetch;
+
+/// One row of the manifest.
+struct Track {
+    id: String,
+    uri: String,
+    blake3: Option<String>,
+    sha256: Option<String>,
+}
+
+impl Track {
+    /// Checks the bytes against the manifest's checksums.
+    fn verify(&self, bytes: &[u8], blake3: &str) -> Result<(), String> {
+        if let Some(want) = &self.blake3 {
+            if !want.eq_ignore_ascii_case(blake3) {
+                return Err(format!(
+                    "blake3 mismatch: the manifest says {}, the {} bytes fetched hash to {blake3}",
+                    want.to_ascii_lowercase(),
+                    bytes.len()
+                ));
+            }
+        }
+        if let Some(want) = &self.sha256 {
+            let got = hex(&sha2::Sha256::digest(bytes));
+            if !want.eq_ignore_ascii_case(&got) {
+                return Err(format!(
+                    "sha256 mismatch: the manifest says {}, the {} bytes fetched hash to {got}",
+                    want.to_ascii_lowercase(),
+                    bytes.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the journal keeps per fetched track.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Fetched {
+    uri: String,
+    blake3: String,
+    size: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    Downloaded,
+    FromCache,
+    Resumed,
+}
+
+enum Outcome {
+    Fetched(Fetched, How),
+    Failed(String),
+}
+
+struct Settings {
+    jobs: usize,
+    policy: Policy,
+    timeout: Duration,
+    max_failure_fraction: f64,
+}
+
+fn settings(params: &Params) -> Result<Settings, StageError> {
+    let bad = |name: &str, reason: &str| StageError::Param {
+        name: name.into(),
+        reason: reason.into(),
+    };
+    let jobs = params.i64("jobs")?;
+    if !(1..=256).contains(&jobs) {
+        return Err(bad("jobs", "must be between 1 and 256"));
+    }
+    let timeout = params.f64("timeout_s")?;
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
+        return Err(bad("timeout_s", "must be a positive number of seconds"));
+    }
+    let retries = params.i64("retries")?;
+    if !(0..=100).contains(&retries) {
+        return Err(bad("retries", "must be between 0 and 100"));
+    }
+    let backoff = params.i64("backoff_ms")?;
+    if !(0..=600_000).contains(&backoff) {
+        return Err(bad("backoff_ms", "must be between 0 and 600000"));
+    }
+    let max_failure_fraction = params.f64("max_failure_fraction")?;
+    if !(0.0..=1.0).contains(&max_failure_fraction) {
+        return Err(bad("max_failure_fraction", "must be between 0 and 1"));
+    }
+    Ok(Settings {
+        jobs: jobs as usize,
+        policy: Policy {
+            retries: retries as u32,
+            backoff: Duration::from_millis(backoff as u64),
+        },
+        timeout: Duration::from_secs_f64(timeout),
+        max_failure_fraction,
+    })
+}
+
+fn manifest(table: &RecordBatch) -> Result<Vec<Track>, StageError> {
+    let slot = "tracks";
+    let ids = text_column(table, "track_id", slot)?;
+    let uris = text_column(table, "uri", slot)?;
+    let blake3 = optional_text_column(table, "blake3", slot)?;
+    let sha256 = optional_text_column(table, "sha256", slot)?;
+    let cell = |c: &Option<StringArray>, i: usize| {
+        c.as_ref()
+            .filter(|c| c.is_valid(i) && !c.value(i).is_empty())
+            .map(|c| c.value(i).to_string())
+    };
+    let mut seen = std::collections::HashSet::new();
+    (0..table.num_rows())
+        .map(|i| {
+            let bad = |why: String| StageError::Input {
+                slot: slot.into(),
+                reason: format!("row {}: {why}", i + 1),
+            };
+            if ids.is_null(i) || uris.is_null(i) {
+                return Err(bad("track_id and uri must not be empty".into()));
+            }
+            if !seen.insert(ids.value(i)) {
+                return Err(bad(format!("duplicate track id {:?}", ids.value(i))));
+            }
+            Ok(Track {
+                id: ids.value(i).to_string(),
+                uri: uris.value(i).to_string(),
+                blake3: cell(&blake3, i),
+                sha256: cell(&sha256, i),
+            })
+        })
+        .collect()
+}
+
+/// What the workers share.
+struct Work<'a> {
+    tracks: &'a [Track],
+    sink: &'a dyn Sink,
+    journal: &'a Journal<'a, Fetched>,
+    fetcher: &'a Fetcher,
+    policy: Policy,
+    cache: Option<&'a DownloadCache>,
+    base_dir: &'a std::path::Path,
+}
+
+impl Work<'_> {
+    /// Fetches one track: `Ok` with its outcome, `Err` only when the store
+    /// cannot take the bytes (which stops the whole node).
+    fn track(&self, track: &Track) -> Result<Outcome, StageError> {
+        let name = format!("audio/{}", track.id);
+        if let Some(earlier) = self.journal.earlier(&track.id) {
+            if earlier.uri == track.uri && self.sink.has(&name) {
+                return Ok(Outcome::Fetched(earlier.clone(), How::Resumed));
+            }
+        }
+        let source = match Source::parse(&track.uri, self.base_dir) {
+            Ok(source) => source,
+            Err(e) => return Ok(Outcome::Failed(e)),
+        };
+        let cache = self.cache.filter(|_| source.is_remote());
+        let cached = cache
+            .and_then(|c| c.get(&track.uri, track.blake3.as_deref()))
+            .map(|bytes| {
+                let hash = blake3::hash(&bytes).to_hex().to_string();
+                (bytes, hash)
+            })
+            .filter(|(bytes, hash)| track.verify(bytes, hash).is_ok());
+        let (bytes, hash, how) = match cached {
+            Some((bytes, hash)) => (bytes, hash, How::FromCache),
+            None => {
+                let bytes = match self
+                    .policy
+                    .run(|| self.fetcher.attempt(&source), std::thread::sleep)
+                {
+                    Ok(bytes) => bytes,
+                    Err(e) => return Ok(Outcome::Failed(e)),
+                };
+                let hash = blake3::hash(&bytes).to_hex().to_string();
+                if let Err(e) = track.verify(&bytes, &hash) {
+                    return Ok(Outcome::Failed(e));
+                }
+                if let Some(cache) = cache {
+                    cache.put(&track.uri, &bytes, &hash);
+                }
+                (bytes, hash, How::Downloaded)
+            }
+        };
+        let record = Fetched {
+            uri: track.uri.clone(),
+            blake3: hash,
+            size: bytes.len() as u64,
+        };
+        self.sink
+            .emit(&name, Output::Bytes(bytes))
+            .map_err(|e| StageError::Data(format!("cannot store {name}: {e}")))?;
+        self.journal.add(&track.id, record.clone())?;
+        Ok(Outcome::Fetched(record, how))
+    }
+}
+
+impl Stage for Fetch {
+    fn name(&self) -> &'static str {
+        "fetch"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &'static str {
+        "Fetches every track of a manifest (http(s)://, s3://, file:// or a path): retries with \
+         backoff, timeouts, checksums; outputs audio/<track_id>, `fetched` and `failures`."
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        &[
+            ParamSpec {
+                name: "jobs",
+                ty: ParamType::Int,
+                default: Some("8"),
+                doc: "tracks fetched at once",
+            },
+            ParamSpec {
+                name: "timeout_s",
+                ty: ParamType::Float,
+                default: Some("30"),
+                doc: "seconds to wait for a connection, a response, or more data",
+            },
+            ParamSpec {
+                name: "retries",
+                ty: ParamType::Int,
+                default: Some("4"),
+                doc: "attempts after the first for transient failures (5xx, timeouts, resets, cut bodies)",
+            },
+            ParamSpec {
+                name: "backoff_ms",
+                ty: ParamType::Int,
+                default: Some("200"),
+                doc: "wait before the first retry; doubles each retry, with jitter",
+            },
+            ParamSpec {
+                name: "max_failure_fraction",
+                ty: ParamType::Float,
+                default: Some("1.0"),
+                doc: "fail the node only if more than this fraction of the tracks failed",
+            },
+        ]
+    }
+    fn inputs(&self) -> &'static [InputSpec] {
+        &[InputSpec {
+            name: "tracks",
+            many: false,
+            doc: "a track manifest: track_id, uri, optional blake3 / sha256",
+        }]
+    }
+    fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
+        let settings = settings(ctx.params)?;
+        let tracks = manifest(&ctx.input_table("tracks", "table")?)?;
+        let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
+        let fetcher = Fetcher::new(settings.timeout, settings.jobs).map_err(StageError::Data)?;
+        let cache = DownloadCache::open(ctx.base_dir);
+        let work = Work {
+            tracks: &tracks,
+            sink: ctx.sink,
+            journal: &journal,
+            fetcher: &fetcher,
+            policy: settings.policy,
+            cache: cache.as_ref(),
+            base_dir: ctx.base_dir,
+        };
+        ctx.progress.set_total(tracks.len() as u64);
+        let outcomes = run_workers(&work, settings.jobs, ctx.progress);
+        journal.flush()?;
+        let outcomes = outcomes?;
+        report(&tracks, outcomes, settings.max_failure_fraction)
+    }
+}
+
+/// Runs the tracks on `jobs` threads; stops early only on a store error.
+fn run_workers(
+    work: &Work,
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Outcome>, StageError> {
+    let n = work.tracks.len();
+    let next = AtomicUsize::new(0);
+    let fatal: Mutex<Option<StageError>> = Mutex::new(None);
+    let slots: Vec<Mutex<Option<Outcome>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(n) {
+            scope.spawn(|| loop {
+                if fatal.lock().expect("fatal lock").is_some() {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    return;
+                }
+                match work.track(&work.tracks[i]) {
+                    Ok(outcome) => *slots[i].lock().expect("slot lock") = Some(outcome),
+                    Err(e) => {
+                        fatal.lock().expect("fatal lock").get_or_insert(e);
+                        return;
+                    }
+                }
+                progress.advance(1);
+            });
+        }
+    });
+    if let Some(e) = fatal.into_inner().expect("fatal lock") {
+        return Err(e);
+    }
+    Ok(slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .expect("slot lock")
+                .expect("every track has an outcome")
+        })
+        .collect())
+}
+
+fn report(
+    tracks: &[Track],
+    outcomes: Vec<Outcome>,
+    max_failure_fraction: f64,
+) -> Result<Outputs, StageError> {
+    let mut fetched: Vec<(&Track, Fetched)> = Vec::new();
+    let mut failed: Vec<(&Track, String)> = Vec::new();
+    let (mut downloaded, mut from_cache, mut resumed) = (0usize, 0usize, 0usize);
+    for (track, outcome) in tracks.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Fetched(record, how) => {
+                match how {
+                    How::Downloaded => downloaded += 1,
+                    How::FromCache => from_cache += 1,
+                    How::Resumed => resumed += 1,
+                }
+                fetched.push((track, record));
+            }
+            Outcome::Failed(error) => failed.push((track, error)),
+        }
+    }
+    let n = tracks.len();
+    let listed: Vec<(&str, &str)> = failed
+        .iter()
+        .map(|(t, e)| (t.id.as_str(), e.as_str()))
+        .collect();
+    if n > 0 && failed.len() as f64 / n as f64 > max_failure_fraction {
+        return Err(StageError::Data(format!(
+            "{} of {n} tracks could not be fetched, more than max_failure_fraction = \
+             {max_failure_fraction}: {}; the {} fetched are kept and the next run fetches \
+             only the rest",
+            failed.len(),
+            summarise(&listed),
+            fetched.len()
+        )));
+    }
+    let bytes: u64 = fetched.iter().map(|(_, r)| r.size).sum();
+    let fetched_table = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("uri", DataType::Utf8, false),
+            Field::new("blake3", DataType::Utf8, false),
+            Field::new("size", DataType::UInt64, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                fetched.iter().map(|(t, _)| t.id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                fetched.iter().map(|(t, _)| t.uri.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                fetched.iter().map(|(_, r)| r.blake3.as_str()),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                fetched.iter().map(|(_, r)| r.size),
+            )),
+        ],
+    )?;
+    let failures_table = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("uri", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                failed.iter().map(|(t, _)| t.id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                failed.iter().map(|(t, _)| t.uri.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                failed.iter().map(|(_, e)| e.as_str()),
+            )),
+        ],
+    )?;
+    let mut outputs = Outputs::default()
+        .meta("tracks", n)
+        .meta("fetched", fetched.len())
+        .meta("failed", failed.len())
+        .meta("downloaded", downloaded)
+        .meta("from_cache", from_cache)
+        .meta("resumed", resumed)
+        .meta("bytes", bytes);
+    if !failed.is_empty() {
+        outputs = outputs.meta(
+            "warnings",
+            vec![format!(
+                "{} of {n} tracks could not be fetched and are listed in `failures`; \
+                 downstream stages go on with the {} fetched: {}",
+                failed.len(),
+                fetched.len(),
+                summarise(&listed)
+            )],
+        );
+    }
+    Ok(outputs
+        .table("fetched", fetched_table)
+        .table("failures", failures_table))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::frontend::test_sink::{MemoryFiles, MemorySink, NoProgress};
+
+    fn manifest_table(rows: &[(&str, &str, Option<&str>)]) -> RecordBatch {
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("track_id", DataType::Utf8, false),
+                Field::new("uri", DataType::Utf8, false),
+                Field::new("blake3", DataType::Utf8, true),
+            ])),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn params(max_failure_fraction: f64) -> Params {
+        let mut map = serde_json::Map::new();
+        map.insert("jobs".into(), 3.into());
+        map.insert("timeout_s".into(), 1.0.into());
+        map.insert("retries".into(), 1.into());
+        map.insert("backoff_ms".into(), 1.into());
+        map.insert("max_failure_fraction".into(), max_failure_fraction.into());
+        Params(map)
+    }
+
+    fn run(
+        dir: &std::path::Path,
+        table: RecordBatch,
+        sink: &MemorySink,
+        max_failure_fraction: f64,
+    ) -> Result<Outputs, StageError> {
+        let mut upstream = MemoryFiles::default();
+        upstream.tables.insert("table".into(), table);
+        let inputs = BTreeMap::from([("tracks".to_string(), upstream.upstream("manifest"))]);
+        let params = params(max_failure_fraction);
+        let files = BTreeMap::new();
+        let ctx = StageContext {
+            node: "fetch",
+            params: &params,
+            inputs: &inputs,
+            files: &files,
+            progress: &NoProgress,
+            sink,
+            base_dir: dir,
+        };
+        Fetch.run(&ctx)
+    }
+
+    fn table(outputs: &Outputs, name: &str) -> RecordBatch {
+        match &outputs.files[name] {
+            Output::Table(t) => t.clone(),
+            _ => panic!("{name} is not a table"),
+        }
+    }
+
+    fn column(t: &RecordBatch, name: &str) -> Vec<String> {
+        let c = t
+            .column_by_name(name)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        c.iter().map(|v| v.unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn local_files_checksums_and_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/one.wav"), b"one").unwrap();
+        std::fs::write(dir.path().join("two.wav"), b"two").unwrap();
+        let two = blake3::hash(b"two").to_hex().to_string();
+        let wrong = blake3::hash(b"other").to_hex().to_string();
+        let abs = format!("file://{}", dir.path().join("two.wav").display());
+        let t = manifest_table(&[
+            ("t1", "a/one.wav", None),
+            ("t2", &abs, Some(&two)),
+            ("t3", "missing.wav", None),
+            ("t4", "two.wav", Some(&wrong)),
+        ]);
+        let sink = MemorySink::default();
+        let out = run(dir.path(), t.clone(), &sink, 1.0).unwrap();
+        let fetched = table(&out, "fetched");
+        assert_eq!(column(&fetched, "track_id"), ["t1", "t2"]);
+        assert_eq!(column(&fetched, "blake3")[1], two);
+        let failures = table(&out, "failures");
+        assert_eq!(column(&failures, "track_id"), ["t3", "t4"]);
+        let errors = column(&failures, "error");
+        assert_eq!(errors[0], "no such file");
+        assert!(errors[1].starts_with("blake3 mismatch"), "{}", errors[1]);
+        assert_eq!(sink.bytes("audio/t1"), b"one");
+        assert_eq!(sink.bytes("audio/t2"), b"two");
+        assert!(!sink.has("audio/t3"));
+        assert_eq!(out.metadata["failed"], 2);
+        let warning = out.metadata["warnings"][0].as_str().unwrap();
+        assert!(
+            warning.starts_with(
+                "2 of 4 tracks could not be fetched and are listed in `failures`; \
+                 downstream stages go on with the 2 fetched: t3 (no such file), \
+                 t4 (blake3 mismatch"
+            ),
+            "{warning}"
+        );
+
+        // Too many failures: the node fails, but what it fetched is on
+        // record, and a new attempt resumes it instead of reading again.
+        let sink = MemorySink::default();
+        let Err(err) = run(dir.path(), t.clone(), &sink, 0.25) else {
+            panic!("expected the node to fail")
+        };
+        assert!(err.to_string().contains("2 of 4 tracks"), "{err}");
+        std::fs::remove_file(dir.path().join("a/one.wav")).unwrap();
+        let again = run(dir.path(), t, &sink, 1.0).unwrap();
+        assert_eq!(again.metadata["resumed"], 2);
+        assert_eq!(column(&table(&again, "fetched"), "track_id"), ["t1", "t2"]);
+    }
+
+    #[test]
+    fn sha256_is_verified() {
+        let track = Track {
+            id: "t".into(),
+            uri: "x".into(),
+            blake3: None,
+            sha256: Some("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD".into()),
+        };
+        let hash = blake3::hash(b"abc").to_hex().to_string();
+        assert_eq!(track.verify(b"abc", &hash), Ok(()));
+        let err = track.verify(b"abd", &hash).unwrap_err();
+        assert!(
+            err.starts_with("sha256 mismatch: the manifest says ba7816bf"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = MemorySink::default();
+        let Err(err) = run(dir.path(), manifest_table(&[]), &sink, 1.5) else {
+            panic!("expected a parameter error")
+        };
+        assert!(err.to_string().contains("max_failure_fraction"), "{err}");
+        let out = run(dir.path(), manifest_table(&[]), &sink, 0.0).unwrap();
+        assert_eq!(out.metadata["tracks"], 0);
+    }
+}

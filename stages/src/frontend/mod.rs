@@ -1,0 +1,112 @@
+//! The audio front end as pipeline stages (SPEC 2-3): `fetch` brings each
+//! track's bytes into the store, `mel` turns them into dB mel spectrograms
+//! and the MFCC baseline, `scaler` fits the per-band standardisation on the
+//! training tracks. The numerics live in [`crate::audio`]; this module wires
+//! them to the engine: per-track outputs emitted as they are ready, per-track
+//! failures listed in tables (never a silently smaller result), resumption of
+//! an interrupted node, progress.
+//!
+//! ```yaml
+//! - name: tracks
+//!   stage: load_table
+//!   params: {path: tracks.csv}
+//! - name: audio
+//!   stage: fetch
+//!   params: {jobs: 16}
+//!   inputs: {tracks: tracks}
+//! - name: mels
+//!   stage: mel
+//!   inputs: {audio: audio}
+//! - name: scaler
+//!   stage: scaler
+//!   inputs: {mel: mels, tracks: tracks}
+//! ```
+
+mod cache;
+mod fetch;
+mod journal;
+mod mel_stage;
+pub mod mel_table;
+pub mod retry;
+mod scaler_stage;
+pub mod source;
+
+#[cfg(test)]
+mod test_sink;
+
+pub use cache::ENV as FETCH_CACHE_ENV;
+pub use fetch::Fetch;
+pub use mel_stage::MelSpectrograms;
+pub use scaler_stage::FitScaler;
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+
+use crate::api::StageError;
+
+/// A text column of an input table, as Utf8.
+fn text_column(table: &RecordBatch, name: &str, slot: &str) -> Result<StringArray, StageError> {
+    optional_text_column(table, name, slot)?.ok_or_else(|| {
+        let schema = table.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        StageError::Input {
+            slot: slot.into(),
+            reason: format!("has no column `{name}` (columns: {})", names.join(", ")),
+        }
+    })
+}
+
+/// A text column if the table has it.
+fn optional_text_column(
+    table: &RecordBatch,
+    name: &str,
+    slot: &str,
+) -> Result<Option<StringArray>, StageError> {
+    let Some(column) = table.column_by_name(name) else {
+        return Ok(None);
+    };
+    let as_text = cast(column, &DataType::Utf8).map_err(|e| StageError::Input {
+        slot: slot.into(),
+        reason: format!("column `{name}` is not text: {e}"),
+    })?;
+    Ok(Some(
+        as_text
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8 yields StringArray")
+            .clone(),
+    ))
+}
+
+/// The track ids of an input table, in order; nulls are an error.
+fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError> {
+    let ids = text_column(table, "track_id", slot)?;
+    (0..ids.len())
+        .map(|i| {
+            if ids.is_null(i) {
+                Err(StageError::Input {
+                    slot: slot.into(),
+                    reason: format!("row {}: empty track_id", i + 1),
+                })
+            } else {
+                Ok(ids.value(i).to_string())
+            }
+        })
+        .collect()
+}
+
+/// "t1 (why), t2 (why), ... and 7 more" for warnings and errors.
+fn summarise(items: &[(&str, &str)]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .map(|(id, why)| format!("{id} ({why})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
+}

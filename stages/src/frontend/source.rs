@@ -1,0 +1,417 @@
+//! Where a track's bytes come from: `http(s)://` URLs, `s3://bucket/key`
+//! objects and local files (a path relative to pipeline.yaml's directory, or
+//! a `file://` URI), and one attempt at reading them.
+//!
+//! Every attempt ends in the bytes or a [`Failure`] that says whether another
+//! attempt could help (see [`super::retry`]). `timeout_s` bounds connecting,
+//! the wait for a response, and every wait for more data in the middle of a
+//! body: a stalled transfer fails, a slow but moving one does not. A body
+//! shorter than the server announced (a connection cut or reset mid-body) is
+//! a failure too, never a short file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, RetryConfig};
+
+use super::retry::{status_is_transient, Failure};
+
+/// A parsed track URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Http(String),
+    S3 { bucket: String, key: String },
+    File(PathBuf),
+}
+
+impl Source {
+    /// Parses `uri`; relative paths start at `base_dir`.
+    pub fn parse(uri: &str, base_dir: &Path) -> Result<Source, String> {
+        let Some((scheme, rest)) = uri.split_once("://") else {
+            if uri.is_empty() {
+                return Err("the uri is empty".into());
+            }
+            return Ok(Source::File(base_dir.join(uri)));
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        match scheme.as_str() {
+            "http" | "https" => Ok(Source::Http(uri.to_string())),
+            "s3" => match rest.split_once('/') {
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => Ok(Source::S3 {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                }),
+                _ => Err("an s3:// uri needs a bucket and a key: s3://bucket/key".into()),
+            },
+            "file" => {
+                // file:///abs/path and file://localhost/abs/path; anything
+                // else after file:// is taken as a path relative to base_dir.
+                let rest = match rest.strip_prefix("localhost") {
+                    Some(path) if path.starts_with('/') => path,
+                    _ => rest,
+                };
+                let path = percent_decode(rest)?;
+                if path.is_empty() {
+                    return Err("a file:// uri needs a path".into());
+                }
+                Ok(Source::File(base_dir.join(path)))
+            }
+            other => Err(format!(
+                "unsupported scheme `{other}://`: use http(s)://, s3://, file:// or a path"
+            )),
+        }
+    }
+
+    /// Whether reading it goes over the network (and is worth caching).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, Source::File(_))
+    }
+}
+
+/// Decodes `%XX` escapes (as in file:// URIs).
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent escape at byte {i} of {text:?}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{text:?} does not decode to UTF-8"))
+}
+
+/// Makes single attempts at reading sources; shared by the worker threads.
+pub struct Fetcher {
+    handle: tokio::runtime::Handle,
+    /// A runtime of our own when the caller has none (unit tests).
+    _own: Option<tokio::runtime::Runtime>,
+    http: reqwest::Client,
+    s3: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    timeout: Duration,
+}
+
+impl Fetcher {
+    pub fn new(timeout: Duration, connections: usize) -> Result<Fetcher, String> {
+        let (handle, own) = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => (handle, None),
+            Err(_) => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start an async runtime: {e}"))?;
+                (runtime.handle().clone(), Some(runtime))
+            }
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(connections)
+            .user_agent(concat!("mdr-pipeline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))?;
+        Ok(Fetcher {
+            handle,
+            _own: own,
+            http,
+            s3: Mutex::new(HashMap::new()),
+            timeout,
+        })
+    }
+
+    /// One attempt at reading `source` whole. Call from a plain thread (not
+    /// from async code).
+    pub fn attempt(&self, source: &Source) -> Result<Vec<u8>, Failure> {
+        match source {
+            Source::File(path) => read_file(path),
+            Source::Http(url) => self.handle.block_on(self.http_get(url)),
+            Source::S3 { bucket, key } => {
+                let store = self.s3_store(bucket)?;
+                self.handle.block_on(self.s3_get(store.as_ref(), key))
+            }
+        }
+    }
+
+    async fn http_get(&self, url: &str) -> Result<Vec<u8>, Failure> {
+        let t = self.timeout;
+        let mut response = match tokio::time::timeout(t, self.http.get(url).send()).await {
+            Err(_) => {
+                return Err(Failure::transient(format!(
+                    "no response within {}",
+                    seconds(t)
+                )))
+            }
+            Ok(Err(e)) => return Err(reqwest_failure(e)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let message = format!("HTTP {status}");
+            if !status_is_transient(status.as_u16()) {
+                return Err(Failure::permanent(message));
+            }
+            let mut failure = Failure::transient(message);
+            if matches!(status.as_u16(), 429 | 503) {
+                failure.retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+            }
+            return Err(failure);
+        }
+        let expected = response.content_length();
+        let mut body = Vec::with_capacity(expected.unwrap_or(0).min(64 << 20) as usize);
+        loop {
+            match tokio::time::timeout(t, response.chunk()).await {
+                Err(_) => {
+                    return Err(Failure::transient(format!(
+                        "the transfer stalled: no data for {} after {}",
+                        seconds(t),
+                        progress(body.len(), expected)
+                    )))
+                }
+                Ok(Err(e)) => {
+                    return Err(Failure::transient(format!(
+                        "the transfer broke after {}: {}",
+                        progress(body.len(), expected),
+                        chain(&e.without_url())
+                    )))
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            }
+        }
+        check_length(body, expected)
+    }
+
+    fn s3_store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, Failure> {
+        let mut stores = self.s3.lock().expect("s3 lock");
+        if let Some(store) = stores.get(bucket) {
+            return Ok(store.clone());
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .or_else(|_| std::env::var("AWS_ENDPOINT"))
+            .unwrap_or_default();
+        if endpoint.starts_with("http://") {
+            builder = builder.with_allow_http(true);
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            builder = builder.with_region("us-east-1");
+        }
+        // Our own retry policy and timeouts govern; object_store's are off
+        // (its total-request timeout only guards against a hung client).
+        let store = builder
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                format!("{}ms", self.timeout.as_millis().max(1)),
+            )
+            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "3600s")
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: 0,
+                retry_timeout: Duration::from_secs(1),
+            })
+            .build()
+            .map_err(|e| Failure::permanent(format!("cannot set up S3 access: {e}")))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
+        stores.insert(bucket.to_string(), store.clone());
+        Ok(store)
+    }
+
+    async fn s3_get(&self, store: &dyn ObjectStore, key: &str) -> Result<Vec<u8>, Failure> {
+        let t = self.timeout;
+        let path = object_store::path::Path::parse(key)
+            .map_err(|e| Failure::permanent(format!("bad S3 key {key:?}: {e}")))?;
+        let result = match tokio::time::timeout(t, store.get(&path)).await {
+            Err(_) => {
+                return Err(Failure::transient(format!(
+                    "no response within {}",
+                    seconds(t)
+                )))
+            }
+            Ok(Err(e)) => return Err(object_store_failure(e)),
+            Ok(Ok(result)) => result,
+        };
+        let expected = Some(result.meta.size);
+        let mut body = Vec::with_capacity(result.meta.size.min(64 << 20) as usize);
+        let mut stream = result.into_stream();
+        loop {
+            match tokio::time::timeout(t, stream.next()).await {
+                Err(_) => {
+                    return Err(Failure::transient(format!(
+                        "the transfer stalled: no data for {} after {}",
+                        seconds(t),
+                        progress(body.len(), expected)
+                    )))
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(Failure::transient(format!(
+                        "the transfer broke after {}: {e}",
+                        progress(body.len(), expected)
+                    )))
+                }
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+            }
+        }
+        check_length(body, expected)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Failure::permanent("no such file"),
+        std::io::ErrorKind::PermissionDenied => Failure::permanent("permission denied"),
+        std::io::ErrorKind::IsADirectory => Failure::permanent("a directory, not a file"),
+        _ => Failure::transient(format!("cannot read the file: {e}")),
+    })
+}
+
+fn check_length(body: Vec<u8>, expected: Option<u64>) -> Result<Vec<u8>, Failure> {
+    match expected {
+        Some(n) if body.len() as u64 != n => Err(Failure::transient(format!(
+            "the body ended after {} of the {n} bytes announced",
+            body.len()
+        ))),
+        _ => Ok(body),
+    }
+}
+
+fn reqwest_failure(e: reqwest::Error) -> Failure {
+    let permanent = e.is_builder() || e.is_redirect();
+    let message = chain(&e.without_url());
+    if permanent {
+        Failure::permanent(message)
+    } else {
+        Failure::transient(message)
+    }
+}
+
+fn object_store_failure(e: object_store::Error) -> Failure {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => Failure::permanent("no such S3 object"),
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+            Failure::permanent(format!("S3 access denied: {e}"))
+        }
+        E::InvalidPath { .. } | E::NotSupported { .. } | E::NotImplemented { .. } => {
+            Failure::permanent(e.to_string())
+        }
+        other => Failure::transient(other.to_string()),
+    }
+}
+
+/// An error and its causes, without repeating a cause its parent already
+/// quotes.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+fn progress(got: usize, expected: Option<u64>) -> String {
+    match expected {
+        Some(n) => format!("{got} of {n} bytes"),
+        None => format!("{got} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_supported_uris() {
+        let base = Path::new("/proj");
+        assert_eq!(
+            Source::parse("https://x.org/a.mp3?x=1", base),
+            Ok(Source::Http("https://x.org/a.mp3?x=1".into()))
+        );
+        assert_eq!(
+            Source::parse("s3://media/previews/a b.mp3", base),
+            Ok(Source::S3 {
+                bucket: "media".into(),
+                key: "previews/a b.mp3".into()
+            })
+        );
+        assert_eq!(
+            Source::parse("audio/a.wav", base),
+            Ok(Source::File("/proj/audio/a.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("file:///data/a%20b.wav", base),
+            Ok(Source::File("/data/a b.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("file://localhost/data/a.wav", base),
+            Ok(Source::File("/data/a.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("file://audio/a.wav", base),
+            Ok(Source::File("/proj/audio/a.wav".into()))
+        );
+        assert!(Source::parse("s3://bucket", base).is_err());
+        assert!(Source::parse("s3:///key", base).is_err());
+        assert!(Source::parse("ftp://x/a", base).is_err());
+        assert!(Source::parse("file:///a%2", base).is_err());
+        assert!(Source::parse("", base).is_err());
+    }
+
+    #[test]
+    fn a_missing_file_is_a_permanent_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetcher = Fetcher::new(Duration::from_secs(1), 1).unwrap();
+        let missing = fetcher.attempt(&Source::File(dir.path().join("nope.wav")));
+        assert_eq!(missing, Err(Failure::permanent("no such file")));
+        std::fs::write(dir.path().join("a.wav"), b"abc").unwrap();
+        let got = fetcher.attempt(&Source::File(dir.path().join("a.wav")));
+        assert_eq!(got, Ok(b"abc".to_vec()));
+    }
+
+    #[test]
+    fn http_failures_are_classified() {
+        // A port nobody listens on: connection refused, worth a retry.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let fetcher = Fetcher::new(Duration::from_secs(1), 1).unwrap();
+        let refused = fetcher
+            .attempt(&Source::Http(format!("http://127.0.0.1:{port}/a")))
+            .unwrap_err();
+        assert!(refused.retry, "{refused:?}");
+        let bad = fetcher
+            .attempt(&Source::Http("http://[not a host/a".into()))
+            .unwrap_err();
+        assert!(!bad.retry, "{bad:?}");
+    }
+}

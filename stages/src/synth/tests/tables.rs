@@ -1,0 +1,323 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+
+use super::corpus;
+use crate::synth::{
+    Genre, Role, SynthParams, TargetSet, TrackLatent, LEARNING_TABLES, TARGET_TABLES,
+};
+
+fn text<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name}"))
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap_or_else(|| panic!("{name} is Utf8"))
+}
+
+fn ints<'a>(batch: &'a RecordBatch, name: &str) -> &'a Int64Array {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name}"))
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap_or_else(|| panic!("{name} is Int64"))
+}
+
+fn floats<'a>(batch: &'a RecordBatch, name: &str) -> &'a Float64Array {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("column {name}"))
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap_or_else(|| panic!("{name} is Float64"))
+}
+
+fn distinct_tracks(batch: &RecordBatch) -> BTreeSet<String> {
+    text(batch, "track_id")
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect()
+}
+
+fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+#[test]
+fn schemas_are_the_documented_ones() {
+    let c = corpus(&SynthParams::tiny(1));
+    let expect: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("tag", &["track_id", "item", "count"][..]),
+        ("taste", &["track_id", "item", "count"]),
+        ("lyrics", &["track_id", "item", "count"]),
+        ("cdr_tag", &["track_id", "item", "count"]),
+        ("artist", &["track_id", "artist_id"]),
+        ("bpm", &["track_id", "value"]),
+        ("year", &["track_id", "value"]),
+        ("gtzan", &["track_id", "label", "group"]),
+        ("fma", &["track_id", "label", "split"]),
+        ("ballroom", &["track_id", "label"]),
+        ("irmas", &["track_id", "label", "split"]),
+        ("arousal", &["track_id", "value", "split"]),
+        ("valence", &["track_id", "value", "split"]),
+        ("lastfm", &["track_id", "group"]),
+        ("lastfm_interactions", &["user_id", "track_id", "count"]),
+    ]);
+    let tables = c.tables();
+    assert_eq!(tables.len(), LEARNING_TABLES.len() + TARGET_TABLES.len());
+    for (name, batch) in tables {
+        assert_eq!(column_names(batch), expect[name], "table {name}");
+        assert!(batch.num_rows() > 0, "table {name} is empty");
+    }
+    assert_eq!(
+        c.latents_table().expect("builds").num_rows(),
+        c.tracks.len()
+    );
+}
+
+#[test]
+fn ids_are_safe_unique_file_names_and_targets_never_learn() {
+    let c = corpus(&SynthParams::tiny(2));
+    let mut seen = BTreeSet::new();
+    for t in &c.tracks {
+        assert!(
+            t.track_id
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+            "{}",
+            t.track_id
+        );
+        assert!(seen.insert(t.track_id.clone()), "duplicate {}", t.track_id);
+    }
+    let learning: BTreeSet<String> = c
+        .tracks_in(Role::Learning)
+        .map(|t| t.track_id.clone())
+        .collect();
+    assert_eq!(learning.len(), 48);
+    for name in LEARNING_TABLES {
+        let batch = c.table(name).expect("table");
+        assert!(
+            distinct_tracks(batch).is_subset(&learning),
+            "{name} labels a non-learning track"
+        );
+    }
+    for set in TargetSet::ALL {
+        let ids: BTreeSet<String> = c
+            .tracks_in(Role::Target(set))
+            .map(|t| t.track_id.clone())
+            .collect();
+        assert_eq!(ids.len(), 24, "{}", set.name());
+        assert!(ids.is_disjoint(&learning));
+    }
+    // Target artists never appear among learning artists either.
+    let learning_artists: BTreeSet<&str> = c
+        .tracks_in(Role::Learning)
+        .map(|t| t.artist_id.as_str())
+        .collect();
+    assert!(c
+        .tracks
+        .iter()
+        .filter(|t| t.role != Role::Learning)
+        .all(|t| !learning_artists.contains(t.artist_id.as_str())));
+}
+
+#[test]
+fn sources_cover_their_fractions_with_valid_counts() {
+    let params = SynthParams::default_study(3);
+    let c = corpus(&params);
+    let n = params.learning_tracks as f64;
+    let cov = &params.coverage;
+    for (name, want) in [
+        ("tag", cov.tag),
+        ("taste", cov.taste),
+        ("lyrics", cov.lyrics),
+        ("cdr_tag", cov.cdr_tag),
+        ("artist", cov.artist),
+        ("bpm", cov.bpm),
+        ("year", cov.year),
+    ] {
+        let batch = c.table(name).expect("table");
+        let got = distinct_tracks(batch).len() as f64 / n;
+        println!("coverage {name}: {got:.3} (want {want})");
+        assert!(
+            (got - want).abs() < 0.06,
+            "{name}: coverage {got:.3}, want {want}"
+        );
+        if let Some(counts) = batch.column_by_name("count") {
+            assert_eq!(counts.null_count(), 0);
+            assert!(
+                ints(batch, "count").iter().flatten().all(|v| v > 0),
+                "{name}"
+            );
+        }
+        if batch.column_by_name("value").is_some() {
+            assert!(
+                floats(batch, "value").iter().flatten().all(f64::is_finite),
+                "{name}"
+            );
+        }
+    }
+    // Social tags are sparse: a typical track has a handful of distinct tags.
+    let tag = c.table("tag").expect("tag");
+    let per_track = tag.num_rows() as f64 / distinct_tracks(tag).len() as f64;
+    println!("tags per tagged track {per_track:.1}");
+    assert!((3.0..30.0).contains(&per_track));
+}
+
+fn learning_by_id(c: &crate::synth::Corpus) -> HashMap<String, &TrackLatent> {
+    c.tracks_in(Role::Learning)
+        .map(|t| (t.track_id.clone(), t))
+        .collect()
+}
+
+#[test]
+fn genre_carries_into_tags() {
+    let c = corpus(&SynthParams::default_study(4));
+    let by_id = learning_by_id(&c);
+    let tag = c.table("tag").expect("tag");
+    let (ids, items, counts) = (text(tag, "track_id"), text(tag, "item"), ints(tag, "count"));
+    let mut per_genre: BTreeMap<Genre, HashMap<&str, i64>> = BTreeMap::new();
+    for row in 0..tag.num_rows() {
+        let genre = by_id[ids.value(row)].genre;
+        *per_genre
+            .entry(genre)
+            .or_default()
+            .entry(items.value(row))
+            .or_default() += counts.value(row);
+    }
+    let mut tops = BTreeSet::new();
+    for (genre, counts) in &per_genre {
+        let top = counts
+            .iter()
+            .max_by_key(|(w, n)| (**n, *w))
+            .map(|(w, _)| *w)
+            .expect("tags");
+        println!("{}: top tag {top}", genre.name());
+        tops.insert(top);
+    }
+    assert_eq!(per_genre.len(), Genre::ALL.len());
+    assert_eq!(
+        tops.len(),
+        Genre::ALL.len(),
+        "every genre has its own top tag"
+    );
+}
+
+#[test]
+fn bpm_labels_have_rare_octave_errors_and_years_follow_brightness() {
+    let c = corpus(&SynthParams::default_study(5));
+    let by_id = learning_by_id(&c);
+    let bpm = c.table("bpm").expect("bpm");
+    let (ids, values) = (text(bpm, "track_id"), floats(bpm, "value"));
+    let mut octave = 0;
+    let mut close = 0;
+    for row in 0..bpm.num_rows() {
+        let ratio = values.value(row) / by_id[ids.value(row)].bpm;
+        if (ratio.log2().abs() - 1.0).abs() < 0.05 {
+            octave += 1;
+        } else if (ratio - 1.0).abs() < 0.04 {
+            close += 1;
+        }
+    }
+    let rate = octave as f64 / bpm.num_rows() as f64;
+    println!("bpm octave error rate {rate:.3}");
+    assert_eq!(octave + close, bpm.num_rows());
+    assert!((0.02..0.09).contains(&rate), "octave error rate {rate}");
+
+    let learning: Vec<&TrackLatent> = c.tracks_in(Role::Learning).collect();
+    let r = pearson(
+        &learning.iter().map(|t| t.brightness).collect::<Vec<_>>(),
+        &learning
+            .iter()
+            .map(|t| f64::from(t.year))
+            .collect::<Vec<_>>(),
+    );
+    println!("corr(brightness, year) = {r:.2}");
+    assert!(r > 0.4, "year barely follows brightness: r = {r}");
+}
+
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+#[test]
+fn target_manifests_split_by_artist_and_listeners_are_active() {
+    let c = corpus(&SynthParams::default_study(6));
+    for name in ["fma", "irmas"] {
+        let batch = c.table(name).expect("manifest");
+        let (ids, splits) = (text(batch, "track_id"), text(batch, "split"));
+        let mut split_of_artist: HashMap<&str, &str> = HashMap::new();
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for row in 0..batch.num_rows() {
+            let split = splits.value(row);
+            assert!(["train", "valid", "test"].contains(&split));
+            *sizes.entry(split).or_default() += 1;
+            let artist = c.track(ids.value(row)).expect("track").artist_id.as_str();
+            let first = split_of_artist.entry(artist).or_insert(split);
+            assert_eq!(*first, split, "{name}: artist {artist} spans splits");
+        }
+        println!("{name} split sizes {sizes:?}");
+        assert_eq!(sizes.len(), 3);
+    }
+    // Balanced classes where the real datasets are.
+    for (name, classes) in [("gtzan", 8), ("ballroom", 6), ("irmas", 7)] {
+        let labels: BTreeSet<&str> = text(c.table(name).expect("manifest"), "label")
+            .iter()
+            .flatten()
+            .collect();
+        assert!(labels.len() >= classes, "{name}: {labels:?}");
+    }
+    for name in ["arousal", "valence"] {
+        let values = floats(c.table(name).expect("manifest"), "value");
+        assert!(values.iter().flatten().all(|v| (-1.0..=1.0).contains(&v)));
+    }
+    let plays = c.table("lastfm_interactions").expect("triplets");
+    let users = text(plays, "user_id");
+    let mut tracks_per_user: HashMap<&str, usize> = HashMap::new();
+    for u in users.iter().flatten() {
+        *tracks_per_user.entry(u).or_default() += 1;
+    }
+    let active = tracks_per_user.values().filter(|&&n| n >= 5).count();
+    println!(
+        "lastfm users with >= 5 tracks: {active} of {}",
+        tracks_per_user.len()
+    );
+    assert!(active * 10 >= c.params.lastfm_users * 6);
+    let items = distinct_tracks(plays);
+    assert_eq!(
+        items.len(),
+        c.tracks_in(Role::Target(TargetSet::Lastfm)).count()
+    );
+}
+
+#[test]
+fn bad_parameters_are_named() {
+    let mut p = SynthParams::tiny(1);
+    p.duration_s = f32::NAN;
+    let e = crate::synth::plan_corpus(&p).expect_err("NaN duration");
+    assert!(e.to_string().contains("duration_s"), "{e}");
+    let mut p = SynthParams::tiny(1);
+    p.coverage.lyrics = 1.5;
+    let e = crate::synth::plan_corpus(&p).expect_err("coverage > 1");
+    assert!(e.to_string().contains("coverage.lyrics"), "{e}");
+    let mut p = SynthParams::tiny(1);
+    p.tag_vocab = 10;
+    let e = crate::synth::plan_corpus(&p).expect_err("tiny vocabulary");
+    assert!(e.to_string().contains("tag_vocab"), "{e}");
+    let mut p = SynthParams::tiny(1);
+    p.learning_tracks = 0;
+    assert!(crate::synth::plan_corpus(&p).is_err());
+}
