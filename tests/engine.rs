@@ -9,6 +9,7 @@ mod layered;
 mod scenarios;
 mod sink;
 mod support;
+mod synth;
 mod versions;
 
 use support::Backend;

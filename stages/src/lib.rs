@@ -37,6 +37,8 @@ impl Registry {
         registry.insert(Arc::new(tabular::Concat));
         registry.insert(Arc::new(contracts::LoadTable));
         registry.insert(Arc::new(contracts::LoadLabels));
+        registry.insert(Arc::new(synth::SynthAudio));
+        registry.insert(Arc::new(synth::SynthTable));
         registry.insert(Arc::new(frontend::Fetch));
         registry.insert(Arc::new(frontend::MelSpectrograms));
         registry.insert(Arc::new(frontend::FitScaler));
