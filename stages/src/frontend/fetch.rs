@@ -405,45 +405,15 @@ fn report(
         )));
     }
     let bytes: u64 = fetched.iter().map(|(_, r)| r.size).sum();
-    let fetched_table = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("track_id", DataType::Utf8, false),
-            Field::new("uri", DataType::Utf8, false),
-            Field::new("blake3", DataType::Utf8, false),
-            Field::new("size", DataType::UInt64, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                fetched.iter().map(|(t, _)| t.id.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                fetched.iter().map(|(t, _)| t.uri.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                fetched.iter().map(|(_, r)| r.blake3.as_str()),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                fetched.iter().map(|(_, r)| r.size),
-            )),
-        ],
+    let fetched_table = fetched_table(
+        fetched
+            .iter()
+            .map(|(t, r)| (t.id.as_str(), t.uri.as_str(), r.blake3.as_str(), r.size)),
     )?;
-    let failures_table = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("track_id", DataType::Utf8, false),
-            Field::new("uri", DataType::Utf8, false),
-            Field::new("error", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(t, _)| t.id.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(t, _)| t.uri.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(_, e)| e.as_str()),
-            )),
-        ],
+    let failures_table = failures_table(
+        failed
+            .iter()
+            .map(|(t, e)| (t.id.as_str(), t.uri.as_str(), e.as_str())),
     )?;
     let mut outputs = Outputs::default()
         .meta("tracks", n)
@@ -468,6 +438,48 @@ fn report(
     Ok(outputs
         .table("fetched", fetched_table)
         .table("failures", failures_table))
+}
+
+/// The `fetched` table that `mel` reads: (track_id, uri, blake3, size) per
+/// stored `audio/<track_id>` file. Whatever stores audio (fetch, synth)
+/// describes it with this table.
+pub fn fetched_table<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str, u64)>,
+) -> Result<RecordBatch, StageError> {
+    let rows: Vec<_> = rows.collect();
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("uri", DataType::Utf8, false),
+            Field::new("blake3", DataType::Utf8, false),
+            Field::new("size", DataType::UInt64, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.3))),
+        ],
+    )?)
+}
+
+/// The `failures` table: (track_id, uri, error) per track not stored.
+pub fn failures_table<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<RecordBatch, StageError> {
+    let rows: Vec<_> = rows.collect();
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("uri", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )?)
 }
 
 #[cfg(test)]

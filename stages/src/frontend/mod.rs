@@ -36,6 +36,7 @@ mod test_sink;
 
 pub use cache::ENV as FETCH_CACHE_ENV;
 pub use fetch::Fetch;
+pub use fetch::{failures_table, fetched_table};
 pub use mel_stage::MelSpectrograms;
 pub use scaler_stage::FitScaler;
 

@@ -5,15 +5,12 @@
 //! user's files. Planning the corpus takes milliseconds, so each node
 //! re-plans it from the seed instead of passing it around.
 
-use std::sync::Arc;
-
-use arrow::array::{RecordBatch, StringArray, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema};
 use rayon::prelude::*;
 
 use super::{plan_corpus, render_wav, Corpus, SynthParams, LEARNING_TABLES, TARGET_TABLES};
 use crate::api::*;
 use crate::contracts::{validate, Contract};
+use crate::frontend::{failures_table, fetched_table};
 
 const PRESET: ParamSpec = ParamSpec {
     name: "preset",
@@ -66,74 +63,40 @@ impl Stage for SynthAudio {
         let corpus = corpus(ctx)?;
         let tracks: Vec<_> = corpus.tracks.iter().collect();
         ctx.progress.set_total(tracks.len() as u64);
-        let seed = ctx.params.i64("seed")?;
-        let mut fetched: Vec<(String, String, String, u64)> = Vec::with_capacity(tracks.len());
+        // (track_id, blake3, size) of every stored track.
+        let mut fetched: Vec<(String, String, u64)> = Vec::with_capacity(tracks.len());
         for chunk in tracks.chunks(CHUNK) {
-            let rendered: Vec<Option<Vec<u8>>> = chunk
+            let rendered: Vec<Vec<u8>> = chunk
                 .par_iter()
-                .map(|t| {
-                    let name = format!("audio/{}", t.track_id);
-                    (!ctx.sink.has(&name))
-                        .then(|| render_wav(t, &corpus.params))
-                        .transpose()
-                })
+                .map(|t| render_wav(t, &corpus.params))
                 .collect::<Result<_, _>>()?;
             for (track, wav) in chunk.iter().zip(rendered) {
+                let digest = blake3::hash(&wav).to_hex().to_string();
+                let size = wav.len() as u64;
+                // Rendering is cheap; storing again is not: an interrupted
+                // attempt's tracks are only described.
                 let name = format!("audio/{}", track.track_id);
-                if let Some(wav) = wav {
-                    let digest = blake3::hash(&wav).to_hex().to_string();
-                    let size = wav.len() as u64;
+                if !ctx.sink.has(&name) {
                     ctx.sink
                         .emit(&name, Output::Bytes(wav))
                         .map_err(StageError::Data)?;
-                    fetched.push((track.track_id.clone(), digest, size.to_string(), size));
-                } else {
-                    // Stored by an interrupted attempt: render again only to
-                    // describe it (cheap next to storing it twice).
-                    let wav = render_wav(track, &corpus.params)?;
-                    let digest = blake3::hash(&wav).to_hex().to_string();
-                    fetched.push((
-                        track.track_id.clone(),
-                        digest,
-                        String::new(),
-                        wav.len() as u64,
-                    ));
                 }
+                fetched.push((track.track_id.clone(), digest, size));
                 ctx.progress.advance(1);
             }
         }
-        let table = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("track_id", DataType::Utf8, false),
-                Field::new("uri", DataType::Utf8, false),
-                Field::new("blake3", DataType::Utf8, false),
-                Field::new("size", DataType::UInt64, false),
-            ])),
-            vec![
-                Arc::new(StringArray::from_iter_values(
-                    fetched.iter().map(|f| f.0.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    fetched.iter().map(|f| format!("synth://{seed}/{}", f.0)),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    fetched.iter().map(|f| f.1.as_str()),
-                )),
-                Arc::new(UInt64Array::from_iter_values(fetched.iter().map(|f| f.3))),
-            ],
+        let seed = ctx.params.i64("seed")?;
+        let uris: Vec<String> = fetched
+            .iter()
+            .map(|f| format!("synth://{seed}/{}", f.0))
+            .collect();
+        let table = fetched_table(
+            fetched
+                .iter()
+                .zip(&uris)
+                .map(|(f, uri)| (f.0.as_str(), uri.as_str(), f.1.as_str(), f.2)),
         )?;
-        let empty_failures = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("track_id", DataType::Utf8, false),
-                Field::new("uri", DataType::Utf8, false),
-                Field::new("error", DataType::Utf8, false),
-            ])),
-            vec![
-                Arc::new(StringArray::from(Vec::<&str>::new())),
-                Arc::new(StringArray::from(Vec::<&str>::new())),
-                Arc::new(StringArray::from(Vec::<&str>::new())),
-            ],
-        )?;
+        let empty_failures = failures_table(std::iter::empty())?;
         let tracks = table.num_rows();
         Ok(Outputs::default()
             .table("fetched", table)
