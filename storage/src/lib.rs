@@ -14,7 +14,7 @@ pub mod table;
 
 pub use error::StoreError;
 pub use layered::ArtifactStore;
-pub use location::open_location;
+pub use location::{open_location, s3_builder};
 pub use manifest::{FileRef, Manifest, ManifestState};
 pub use store::{hash_bytes, BlobInfo, BlobState, Store};
 

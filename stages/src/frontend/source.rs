@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, RetryConfig};
 
 use super::retry::{status_is_transient, Failure};
@@ -204,19 +204,10 @@ impl Fetcher {
         if let Some(store) = stores.get(bucket) {
             return Ok(store.clone());
         }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        let endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .or_else(|_| std::env::var("AWS_ENDPOINT"))
-            .unwrap_or_default();
-        if endpoint.starts_with("http://") {
-            builder = builder.with_allow_http(true);
-        }
-        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-            builder = builder.with_region("us-east-1");
-        }
-        // Our own retry policy and timeouts govern; object_store's are off
-        // (its total-request timeout only guards against a hung client).
-        let store = builder
+        // Configured like the artifact store's S3 client, but our own retry
+        // policy and timeouts govern: object_store's are off (its
+        // total-request timeout only guards against a hung client).
+        let store = storage::s3_builder(bucket)
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
                 format!("{}ms", self.timeout.as_millis().max(1)),
