@@ -13,6 +13,23 @@ command -v cargo >/dev/null || {
   exit 1
 }
 
+# libtorch 2.13.0 for tch, from PyPI's torch==2.13.0 wheel in a fixed venv
+# (about 2.6 GB once). torch-sys finds it through this venv's python; our
+# build script puts its lib directory on the binaries' rpath.
+TORCH_VENV="$CACHE/venv-torch"
+if [ ! -f "$TORCH_VENV/.installed-2.13.0" ]; then
+  echo "setup: installing torch==2.13.0 into $TORCH_VENV (once, several minutes)" >&2
+  command -v python3 >/dev/null || { echo "setup: python3 is required" >&2; exit 1; }
+  python3 -m venv "$TORCH_VENV"
+  "$TORCH_VENV/bin/pip" install -q torch==2.13.0 numpy safetensors
+  touch "$TORCH_VENV/.installed-2.13.0"
+fi
+export LIBTORCH_USE_PYTORCH=1
+# libtorch's OpenMP threads otherwise spin while idle, which on a shared or
+# busy machine (several nodes at once) slows every tch stage by up to 10x.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+export PATH="$TORCH_VENV/bin:$PATH"
+
 # s3s-fs: a real S3-compatible server, used by the S3 tests.
 S3S="$CACHE/s3s/bin/s3s-fs"
 if [ "${1:-}" = "--test" ] && [ ! -x "$S3S" ]; then
@@ -20,6 +37,14 @@ if [ "${1:-}" = "--test" ] && [ ! -x "$S3S" ]; then
   cargo install s3s-fs --version 0.14.1 --locked --features binary --root "$CACHE/s3s"
 fi
 export S3S_FS="$S3S"
+
+# Headless Chromium, for the test that renders the report; the test skips
+# with a printed reason where this cannot be installed.
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+  echo "setup: installing chromium (once)" >&2
+  { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null 2>&1 ||
+    echo "setup: could not install chromium; the report rendering test will skip" >&2
+fi
 
 # Real music nobody here made (Ogg Vorbis), for the decoding test; the test
 # skips with a printed reason where this cannot be installed.

@@ -6,6 +6,7 @@ mod failures;
 mod fetch;
 mod frontend;
 mod layered;
+mod model;
 mod scenarios;
 mod sink;
 mod support;

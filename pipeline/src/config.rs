@@ -43,6 +43,11 @@ pub struct NodeTemplate {
     /// parameters and input references.
     #[serde(default)]
     pub foreach: BTreeMap<String, Vec<serde_yaml::Value>>,
+    /// The name of a node whose stage lists rows at plan time (the
+    /// experimental design lists its runs): the template is also
+    /// instantiated once per row, each row's fields being variables.
+    #[serde(default)]
+    pub foreach_rows: Option<String>,
 }
 
 /// A reference to upstream nodes: a name, a glob (`chain_*`), or a list.

@@ -390,7 +390,10 @@ impl Shared {
         );
         bar.set_prefix("  node");
         bar.set_message(node.name.clone());
-        let progress = BarProgress(bar.clone());
+        let progress = BarProgress {
+            bar: bar.clone(),
+            node: node.name.clone(),
+        };
         let sink = Arc::new(
             StoreSink::resume(self.store.clone(), node.key.clone(), replace)
                 .await
@@ -607,13 +610,20 @@ impl UpstreamFiles for StoredFiles {
     }
 }
 
-struct BarProgress(ProgressBar);
+/// A node's bar; messages are shown after the node's name.
+struct BarProgress {
+    bar: ProgressBar,
+    node: String,
+}
 
 impl stages::Progress for BarProgress {
     fn set_total(&self, total: u64) {
-        self.0.set_length(total);
+        self.bar.set_length(total);
     }
     fn advance(&self, items: u64) {
-        self.0.inc(items);
+        self.bar.inc(items);
+    }
+    fn message(&self, text: &str) {
+        self.bar.set_message(format!("{}: {text}", self.node));
     }
 }

@@ -16,13 +16,20 @@ pub struct NodeDecl {
     pub inputs: BTreeMap<String, Vec<String>>,
 }
 
-/// Expands every template, in file order.
-pub fn expand(templates: &[NodeTemplate]) -> Vec<NodeDecl> {
-    templates.iter().flat_map(expand_one).collect()
+/// Variable bindings of one instance of a template.
+pub type Bindings = Vec<(String, Yaml)>;
+
+/// Expands every template, in file order. `rows` holds, by node name, the
+/// rows of the nodes that `foreach_rows` templates name.
+pub fn expand(templates: &[NodeTemplate], rows: &BTreeMap<String, Vec<Bindings>>) -> Vec<NodeDecl> {
+    templates.iter().flat_map(|t| expand_one(t, rows)).collect()
 }
 
-fn expand_one(t: &NodeTemplate) -> Vec<NodeDecl> {
-    let mut bindings: Vec<Vec<(String, Yaml)>> = vec![Vec::new()];
+fn expand_one(t: &NodeTemplate, rows: &BTreeMap<String, Vec<Bindings>>) -> Vec<NodeDecl> {
+    let mut bindings: Vec<Bindings> = match &t.foreach_rows {
+        Some(node) => rows.get(node).cloned().unwrap_or_default(),
+        None => vec![Vec::new()],
+    };
     for (var, values) in &t.foreach {
         bindings = bindings
             .into_iter()
@@ -51,12 +58,33 @@ fn expand_one(t: &NodeTemplate) -> Vec<NodeDecl> {
                 .map(|(slot, r): (&String, &InputRef)| {
                     (
                         slot.clone(),
-                        r.patterns().iter().map(|p| substitute(p, b)).collect(),
+                        r.patterns()
+                            .iter()
+                            .flat_map(|p| substitute_ref(p, b))
+                            .collect(),
                     )
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// An input reference with its variables substituted; a list-valued
+/// variable makes one reference per element (`z_{sources}` with sources
+/// [tag, bpm] gives z_tag and z_bpm; an empty list gives none).
+fn substitute_ref(pattern: &str, bindings: &[(String, Yaml)]) -> Vec<String> {
+    for (var, value) in bindings {
+        let placeholder = format!("{{{var}}}");
+        if let (Yaml::Sequence(items), true) = (value, pattern.contains(&placeholder)) {
+            return items
+                .iter()
+                .flat_map(|item| {
+                    substitute_ref(&pattern.replace(&placeholder, &scalar_text(item)), bindings)
+                })
+                .collect();
+        }
+    }
+    vec![substitute(pattern, bindings)]
 }
 
 fn scalar_text(v: &Yaml) -> String {
@@ -129,12 +157,51 @@ mod tests {
             "name: n_{a}_{b}\nstage: s\nparams: {x: '{a}', label: 'v{b}'}\ninputs: {t: 'up_{a}'}\nforeach: {a: [1, 2], b: [p, q]}",
         )
         .unwrap();
-        let nodes = expand(&[t]);
+        let nodes = expand(&[t], &BTreeMap::new());
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["n_1_p", "n_1_q", "n_2_p", "n_2_q"]);
         assert_eq!(nodes[3].params.get("x").unwrap().as_i64(), Some(2));
         assert_eq!(nodes[3].params.get("label").unwrap().as_str(), Some("vq"));
         assert_eq!(nodes[3].inputs["t"], vec!["up_2".to_string()]);
+    }
+
+    #[test]
+    fn rows_expand_templates_and_list_variables_expand_references() {
+        let t: NodeTemplate = serde_yaml::from_str(
+            "name: train_{run}\nstage: s\nparams: {sources: '{sources}', seed: '{seed}'}\ninputs: {targets: 'z_{sources}', mel: mel}\nforeach_rows: design",
+        )
+        .unwrap();
+        let row = |run: &str, sources: &[&str], seed: i64| -> Bindings {
+            vec![
+                ("run".into(), Yaml::from(run)),
+                (
+                    "sources".into(),
+                    Yaml::Sequence(sources.iter().map(|s| Yaml::from(*s)).collect()),
+                ),
+                ("seed".into(), Yaml::from(seed)),
+            ]
+        };
+        let rows = BTreeMap::from([(
+            "design".to_string(),
+            vec![row("a", &["tag", "bpm"], 7), row("b", &[], 8)],
+        )]);
+        let nodes = expand(&[t], &rows);
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(nodes[0].name, "train_a");
+        assert_eq!(nodes[0].inputs["targets"], ["z_tag", "z_bpm"]);
+        assert!(nodes[1].inputs["targets"].is_empty());
+        assert_eq!(nodes[0].inputs["mel"], ["mel"]);
+        assert_eq!(nodes[0].params.get("seed").unwrap().as_i64(), Some(7));
+        assert_eq!(
+            nodes[0]
+                .params
+                .get("sources")
+                .unwrap()
+                .as_sequence()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use stages::{ParamType, Registry, Stage};
 
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
-use crate::expand::{expand, glob_match, NodeDecl};
+use crate::expand::{expand, glob_match, Bindings, NodeDecl};
 use crate::graph;
 
 /// An external file a node reads, hashed into its key.
@@ -55,7 +55,7 @@ struct KeyMaterial<'a> {
 
 impl Plan {
     pub fn build(config: &Config, registry: &Registry) -> Result<Plan> {
-        let decls = expand(&config.nodes);
+        let decls = expand(&config.nodes, &template_rows(config, registry)?);
         let mut by_name = HashMap::new();
         for (i, d) in decls.iter().enumerate() {
             if by_name.insert(d.name.clone(), i).is_some() {
@@ -157,6 +157,57 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// The rows of every node that a `foreach_rows` template names, computed
+/// by its stage from its parameters.
+fn template_rows(config: &Config, registry: &Registry) -> Result<BTreeMap<String, Vec<Bindings>>> {
+    let mut rows = BTreeMap::new();
+    for t in &config.nodes {
+        let Some(source) = &t.foreach_rows else {
+            continue;
+        };
+        if rows.contains_key(source) {
+            continue;
+        }
+        let Some(node) = config
+            .nodes
+            .iter()
+            .find(|n| n.name == *source && n.foreach.is_empty() && n.foreach_rows.is_none())
+        else {
+            return Err(PipelineError::node(
+                &t.name,
+                format!("foreach_rows names `{source}`, which is not a single node of this file"),
+            ));
+        };
+        let stage = registry.find(&node.stage).ok_or_else(|| {
+            PipelineError::node(source, format!("unknown stage `{}`", node.stage))
+        })?;
+        let params = crate::params::check(stage.as_ref(), &node.params)
+            .map_err(|m| PipelineError::node(source, m))?;
+        let listed = stage
+            .template_rows(&stages::Params(params))
+            .ok_or_else(|| {
+                PipelineError::node(
+                    &t.name,
+                    format!(
+                        "foreach_rows: stage `{}` of `{source}` lists no rows",
+                        node.stage
+                    ),
+                )
+            })?
+            .map_err(|e| PipelineError::node(source, e.to_string()))?;
+        let bindings = listed
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|(k, v)| (k, serde_yaml::to_value(v).expect("JSON values are YAML")))
+                    .collect()
+            })
+            .collect();
+        rows.insert(source.clone(), bindings);
+    }
+    Ok(rows)
 }
 
 fn plan_node(

@@ -78,7 +78,18 @@ pub trait Stage: Send + Sync {
     fn params(&self) -> &'static [ParamSpec];
     fn inputs(&self) -> &'static [InputSpec];
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError>;
+    /// Rows that `foreach_rows` templates naming a node of this stage expand
+    /// over, computed at plan time from the node's parameters alone (so it
+    /// must be cheap and pure): each row maps variable names to values
+    /// (text, numbers, or lists, which expand an input reference into one
+    /// reference per element). `None`: this stage lists no rows.
+    fn template_rows(&self, _params: &Params) -> Option<Result<Vec<TemplateRow>, StageError>> {
+        None
+    }
 }
+
+/// One row of [`Stage::template_rows`]: variable -> value.
+pub type TemplateRow = serde_json::Map<String, Value>;
 
 /// Checked, canonical parameter values.
 #[derive(Debug, Clone)]
@@ -157,6 +168,9 @@ pub struct Upstream {
 pub trait Progress: Send + Sync {
     fn set_total(&self, total: u64);
     fn advance(&self, items: u64);
+    /// A short status shown beside the bar (e.g. the source being trained
+    /// and its running loss); ignored where nothing is displayed.
+    fn message(&self, _text: &str) {}
 }
 
 /// Where a stage puts what must not wait for its end: per-item outputs too

@@ -5,17 +5,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub mod analysis;
 pub mod api;
 pub mod audio;
 pub mod contracts;
+pub mod evaluate;
 pub mod frontend;
 pub mod labels;
+pub mod model;
+pub mod report;
+pub mod study;
 pub mod synth;
 pub mod tabular;
 
 pub use api::{
     InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage, StageContext,
-    StageError, Upstream, UpstreamFiles,
+    StageError, TemplateRow, Upstream, UpstreamFiles,
 };
 
 /// The stages the engine can instantiate, by name. Tests may replace a
@@ -44,6 +49,13 @@ impl Registry {
         registry.insert(Arc::new(frontend::FitScaler));
         registry.insert(Arc::new(labels::Factorize));
         registry.insert(Arc::new(labels::FactorizeArtist));
+        registry.insert(Arc::new(model::Train));
+        registry.insert(Arc::new(model::Extract));
+        registry.insert(Arc::new(evaluate::Evaluate));
+        registry.insert(Arc::new(evaluate::Recommend));
+        registry.insert(Arc::new(analysis::Design));
+        registry.insert(Arc::new(analysis::Analyze));
+        registry.insert(Arc::new(report::Report));
         registry
     }
 

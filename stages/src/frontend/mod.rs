@@ -22,6 +22,7 @@
 //!   inputs: {mel: mels, tracks: tracks}
 //! ```
 
+mod access;
 mod cache;
 mod fetch;
 mod journal;
@@ -34,6 +35,7 @@ pub mod source;
 #[cfg(test)]
 mod test_sink;
 
+pub use access::{mel_tracks, read_mel, read_scaler};
 pub use cache::ENV as FETCH_CACHE_ENV;
 pub use fetch::Fetch;
 pub use fetch::{failures_table, fetched_table};
@@ -81,7 +83,7 @@ fn optional_text_column(
 }
 
 /// The track ids of an input table, in order; nulls are an error.
-fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError> {
+pub(crate) fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError> {
     let ids = text_column(table, "track_id", slot)?;
     (0..ids.len())
         .map(|i| {
@@ -98,7 +100,7 @@ fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError>
 }
 
 /// "t1 (why), t2 (why), ... and 7 more" for warnings and errors.
-fn summarise(items: &[(&str, &str)]) -> String {
+pub(crate) fn summarise(items: &[(&str, &str)]) -> String {
     const SHOWN: usize = 5;
     let mut text = items
         .iter()

@@ -13,14 +13,13 @@
 //! The result does not depend on the thread count: each track's statistics
 //! are computed on their own, in parallel, and merged in table order.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use rayon::prelude::*;
 
-use super::{mel_table, optional_text_column, summarise, track_ids};
+use super::{mel_tracks, optional_text_column, read_mel, summarise, track_ids};
 use crate::api::*;
 use crate::audio::{ScalerAccumulator, N_MELS};
 
@@ -84,11 +83,7 @@ impl Stage for FitScaler {
             }
         };
         let mel = ctx.input("mel")?;
-        let index = mel.files.table("index").map_err(|e| StageError::Input {
-            slot: "mel".into(),
-            reason: format!("node {} (expected a mel node): {e}", mel.node),
-        })?;
-        let analysed: HashSet<String> = track_ids(&index, "mel")?.into_iter().collect();
+        let analysed = mel_tracks(mel, "mel")?;
         let (present, missing): (Vec<String>, Vec<String>) =
             selected.into_iter().partition(|id| analysed.contains(id));
         if present.is_empty() {
@@ -104,13 +99,7 @@ impl Stage for FitScaler {
             let parts: Vec<ScalerAccumulator> = chunk
                 .par_iter()
                 .map(|id| {
-                    let name = format!("mel/{id}");
-                    let table = mel.files.table(&name).map_err(|e| StageError::Input {
-                        slot: "mel".into(),
-                        reason: format!("node {}: {e}", mel.node),
-                    })?;
-                    let db = mel_table::from_table(&table)
-                        .map_err(|e| StageError::Data(format!("{name}: {e}")))?;
+                    let db = read_mel(mel, "mel", id)?;
                     let mut part = ScalerAccumulator::new();
                     part.add(&db);
                     ctx.progress.advance(1);

@@ -1,0 +1,505 @@
+//! The `analyze` stage: the design's runs and every evaluation's scores in;
+//! the standardised scores, both models' fixed effects with bootstrap
+//! intervals, Model 1's pairwise comparisons, the source variance
+//! components and the fits' details out.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Field, Schema};
+use serde_json::{json, Map, Value};
+
+use super::bootstrap::{self, Replicates};
+use super::components::{self, DatasetComponents};
+use super::mixed::{Fit, Model};
+use super::models::{intercept_name, slope_name, Row, Which};
+use super::nelder_mead::Config;
+use super::scores::{build_study, read_runs, Origin, Study};
+use crate::api::*;
+use crate::study::{Source, Strategy};
+
+const RUNS_SLOT: &str = "runs";
+const SCORES_SLOT: &str = "scores";
+/// Two-sided level of every interval.
+const LEVEL: f64 = 0.95;
+
+const RESAMPLES: ParamSpec = ParamSpec {
+    name: "bootstrap_resamples",
+    ty: ParamType::Int,
+    default: Some("200"),
+    doc: "resamples of each bootstrap (parametric and case, per model)",
+};
+const SEED: ParamSpec = ParamSpec {
+    name: "seed",
+    ty: ParamType::Int,
+    default: Some("1"),
+    doc: "seed of the bootstrap draws (non-negative)",
+};
+
+/// Fits the models of SPEC 7 to the study's scores.
+pub struct Analyze;
+
+impl Stage for Analyze {
+    fn name(&self) -> &'static str {
+        "analyze"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &'static str {
+        "Standardises scores within dataset and fits the two linear mixed models of SPEC 7 by \
+         REML (fixed effects with parametric and case bootstrap 95% intervals, pairwise \
+         strategy comparisons), plus per-dataset variance components of the sources."
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        &[RESAMPLES, SEED]
+    }
+    fn inputs(&self) -> &'static [InputSpec] {
+        &[
+            InputSpec {
+                name: RUNS_SLOT,
+                many: false,
+                doc: "the design node: table `runs` (run_id, phase, strategy, sources, n_sources, seed)",
+            },
+            InputSpec {
+                name: SCORES_SLOT,
+                many: true,
+                doc: "evaluate nodes: table `scores` (representation, dataset, task, repeat, metric, value)",
+            },
+        ]
+    }
+    fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
+        let resamples = ctx.params.i64(RESAMPLES.name)?;
+        let resamples = usize::try_from(resamples)
+            .ok()
+            .filter(|r| (1..=100_000).contains(r))
+            .ok_or_else(|| StageError::Param {
+                name: RESAMPLES.name.into(),
+                reason: format!("{resamples} is outside 1..=100000"),
+            })?;
+        let seed = ctx.params.i64(SEED.name)?;
+        let seed = u64::try_from(seed).map_err(|_| StageError::Param {
+            name: SEED.name.into(),
+            reason: format!("{seed} must be >= 0"),
+        })?;
+
+        let runs_node = ctx.input(RUNS_SLOT)?;
+        let runs = read_runs(
+            &ctx.input_table(RUNS_SLOT, "runs")?,
+            Origin {
+                slot: RUNS_SLOT,
+                node: &runs_node.node,
+                table: "runs",
+            },
+        )?;
+        let upstreams = ctx
+            .inputs
+            .get(SCORES_SLOT)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if upstreams.is_empty() {
+            return Err(StageError::Input {
+                slot: SCORES_SLOT.into(),
+                reason: "no upstream node".into(),
+            });
+        }
+        let mut scores = Vec::with_capacity(upstreams.len());
+        for up in upstreams {
+            let batch = up
+                .files
+                .table("scores")
+                .map_err(|reason| StageError::Input {
+                    slot: SCORES_SLOT.into(),
+                    reason: format!("node {}: {reason}", up.node),
+                })?;
+            let origin = Origin {
+                slot: SCORES_SLOT,
+                node: &up.node,
+                table: "scores",
+            };
+            scores.push((batch, origin));
+        }
+        let study = build_study(&runs, &scores)?;
+        analyze(&study, resamples, seed, ctx.progress).map(|out| {
+            out.meta("observations", study.observations.len())
+                .meta("datasets", study.datasets.len())
+                .meta("run_scores_averaged", study.run_scores)
+                .meta("baseline_scores_excluded", study.baseline_scores)
+                .meta("runs_without_scores", study.runs_without_scores)
+                .meta("bootstrap_resamples", resamples)
+                .meta("seed", seed)
+        })
+    }
+}
+
+/// One model's fit and bootstraps.
+struct Analysis {
+    which: Which,
+    model: Model,
+    fit: Fit,
+    parametric: Replicates,
+    case: Replicates,
+}
+
+/// The optimiser settings of the reported fits: tight, so that they are
+/// the optimum to many digits (they agree with lme4's to ~1e-10).
+pub fn fit_config() -> Config {
+    Config::default()
+}
+
+/// The settings of bootstrap refits. They start at the fit's theta and feed
+/// percentiles, not the optimum's last digits, so they stop earlier (and
+/// start from a smaller simplex): the REML log-likelihood lands within
+/// ~1e-9 of the optimum on the reference study, still far closer than
+/// lme4's default stopping rule (~1e-5 there).
+pub fn bootstrap_config() -> Config {
+    Config {
+        step: 0.2,
+        f_tol: 1e-8,
+        x_tol: 1e-5,
+        max_restarts: 1,
+        ..Config::default()
+    }
+}
+
+/// Everything after reading: fits, bootstraps, tables, JSON.
+pub fn analyze(
+    study: &Study,
+    resamples: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<Outputs, StageError> {
+    progress.set_total(4 * resamples as u64);
+    let analyses = [Which::Model1, Which::Model2]
+        .into_iter()
+        .enumerate()
+        .map(|(m, which)| {
+            fit_model(
+                study,
+                which,
+                resamples,
+                seed.wrapping_add(m as u64),
+                progress,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let components = components::per_dataset(study, &fit_config());
+    let mut out = Outputs::default()
+        .table("standardized", standardized_table(study)?)
+        .table("fixed_effects", fixed_effects_table(&analyses)?)
+        .table("pairwise", pairwise_table(&analyses[0])?)
+        .table("variance_components", components_table(&components)?);
+    out.files
+        .insert("fit".into(), Output::Json(fit_json(&analyses, &components)));
+    Ok(out)
+}
+
+fn fit_model(
+    study: &Study,
+    which: Which,
+    resamples: usize,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<Analysis, StageError> {
+    let rows: Vec<Row> = study.observations.iter().map(|o| (o.dataset, o)).collect();
+    let (model, y) = which.build(&rows, study.datasets.len())?;
+    let fit = model
+        .fit(&model.response(&y)?, None, &fit_config())
+        .map_err(|e| StageError::Data(format!("{}: {e}", which.name())))?;
+    let config = bootstrap_config();
+    // Two independent streams: parametric and case.
+    let mut seeds = crate::labels::rng::SplitMix64::new(seed);
+    let parametric =
+        bootstrap::parametric(&model, &fit, resamples, seeds.next_u64(), &config, progress);
+    let groups = study.datasets.len();
+    let case = bootstrap::case(groups, resamples, seeds.next_u64(), progress, |draw| {
+        let rows: Vec<Row> = draw
+            .iter()
+            .enumerate()
+            .flat_map(|(position, &d)| {
+                study
+                    .observations
+                    .iter()
+                    .filter(move |o| o.dataset == d)
+                    .map(move |o| (position, o))
+            })
+            .collect();
+        let (resampled, y) = which.build(&rows, groups)?;
+        if resampled.fixed_names() != model.fixed_names() {
+            return Err(StageError::Data(format!(
+                "the resample's fixed effects are {:?}",
+                resampled.fixed_names()
+            )));
+        }
+        resampled.fit(&resampled.response(&y)?, Some(&fit.theta), &config)
+    });
+    Ok(Analysis {
+        which,
+        model,
+        fit,
+        parametric,
+        case,
+    })
+}
+
+fn text(values: impl IntoIterator<Item = impl AsRef<str>>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+fn float(values: impl IntoIterator<Item = f64>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(values))
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, StageError> {
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(name, a)| Field::new(*name, a.data_type().clone(), false))
+            .collect::<Vec<_>>(),
+    );
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )?)
+}
+
+fn standardized_table(study: &Study) -> Result<RecordBatch, StageError> {
+    let obs = &study.observations;
+    batch(vec![
+        (
+            "representation",
+            text(obs.iter().map(|o| &o.representation)),
+        ),
+        (
+            "dataset",
+            text(obs.iter().map(|o| &study.datasets[o.dataset])),
+        ),
+        ("strategy", text(obs.iter().map(|o| o.strategy.name()))),
+        (
+            "sources",
+            text(obs.iter().map(|o| Source::format_set(&o.sources))),
+        ),
+        (
+            "n_sources",
+            Arc::new(Int64Array::from_iter_values(
+                obs.iter().map(|o| o.sources.len() as i64),
+            )),
+        ),
+        ("n_star", float(obs.iter().map(|o| o.n_star()))),
+        ("r_star", float(obs.iter().map(|o| o.r_star()))),
+        ("y", float(obs.iter().map(|o| o.y))),
+        ("y_star", float(obs.iter().map(|o| o.y_star))),
+    ])
+}
+
+fn fixed_effects_table(analyses: &[Analysis]) -> Result<RecordBatch, StageError> {
+    let mut model = Vec::new();
+    let mut term = Vec::new();
+    let mut cols: [Vec<f64>; 5] = Default::default();
+    for a in analyses {
+        for (j, name) in a.model.fixed_names().iter().enumerate() {
+            let (lo, hi) = a.parametric.interval(LEVEL, |d| d[j]);
+            let (case_lo, case_hi) = a.case.interval(LEVEL, |d| d[j]);
+            model.push(a.which.name());
+            term.push(name.as_str());
+            for (col, v) in cols
+                .iter_mut()
+                .zip([a.fit.fixed[j], lo, hi, case_lo, case_hi])
+            {
+                col.push(v);
+            }
+        }
+    }
+    let [estimate, lo, hi, case_lo, case_hi] = cols;
+    batch(vec![
+        ("model", text(model)),
+        ("term", text(term)),
+        ("estimate", float(estimate)),
+        ("ci_low", float(lo)),
+        ("ci_high", float(hi)),
+        ("case_ci_low", float(case_lo)),
+        ("case_ci_high", float(case_hi)),
+    ])
+}
+
+/// Model 1's b0 and b1 differences between every pair of strategies (a
+/// before b in the canonical order), with parametric bootstrap intervals.
+fn pairwise_table(model1: &Analysis) -> Result<RecordBatch, StageError> {
+    let names = model1.model.fixed_names();
+    let index = |name: &str| names.iter().position(|n| n == name);
+    let mut rows: Vec<(&str, Strategy, Strategy, f64, f64, f64)> = Vec::new();
+    for (effect, term) in [
+        ("b0", intercept_name as fn(Strategy) -> String),
+        ("b1", slope_name),
+    ] {
+        for (i, &a) in Strategy::ALL.iter().enumerate() {
+            for &b in &Strategy::ALL[i + 1..] {
+                let (Some(ja), Some(jb)) = (index(&term(a)), index(&term(b))) else {
+                    continue;
+                };
+                let difference = model1.fit.fixed[ja] - model1.fit.fixed[jb];
+                let (lo, hi) = model1.parametric.interval(LEVEL, |d| d[ja] - d[jb]);
+                rows.push((effect, a, b, difference, lo, hi));
+            }
+        }
+    }
+    batch(vec![
+        ("model", text(rows.iter().map(|_| Which::Model1.name()))),
+        ("effect", text(rows.iter().map(|r| r.0))),
+        ("a", text(rows.iter().map(|r| r.1.name()))),
+        ("b", text(rows.iter().map(|r| r.2.name()))),
+        ("difference", float(rows.iter().map(|r| r.3))),
+        ("ci_low", float(rows.iter().map(|r| r.4))),
+        ("ci_high", float(rows.iter().map(|r| r.5))),
+    ])
+}
+
+fn components_table(components: &[DatasetComponents]) -> Result<RecordBatch, StageError> {
+    let pairs = || {
+        components
+            .iter()
+            .flat_map(|c| Source::ALL.iter().enumerate().map(move |(k, s)| (c, k, s)))
+    };
+    batch(vec![
+        ("dataset", text(pairs().map(|(c, _, _)| &c.dataset))),
+        ("source", text(pairs().map(|(_, _, s)| s.name()))),
+        ("variance", float(pairs().map(|(c, k, _)| c.variance[k]))),
+        (
+            "ssr_y_star",
+            float(pairs().map(|(c, k, _)| c.ssr_y_star[k])),
+        ),
+    ])
+}
+
+fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+fn bootstrap_json(r: &Replicates) -> Value {
+    json!({
+        "successful": r.draws.len(),
+        "failed": r.failed,
+        "singular": r.singular,
+        "first_failure": r.first_failure,
+    })
+}
+
+fn model_json(a: &Analysis) -> Value {
+    let random: Vec<Value> = a
+        .model
+        .terms()
+        .iter()
+        .zip(&a.fit.covariances)
+        .map(|(term, cov)| {
+            let q = term.q();
+            let sd: Vec<f64> = (0..q).map(|i| cov[i * q + i].sqrt()).collect();
+            let matrix = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<Value>> {
+                (0..q)
+                    .map(|i| (0..q).map(|j| number(f(i, j))).collect())
+                    .collect()
+            };
+            json!({
+                "term": term.name,
+                "columns": term.columns,
+                "covariance": matrix(&|i, j| cov[i * q + j]),
+                "sd": sd.iter().map(|v| number(*v)).collect::<Vec<_>>(),
+                "correlation": matrix(&|i, j| cov[i * q + j] / (sd[i] * sd[j])),
+            })
+        })
+        .collect();
+    let fixed: Map<String, Value> = a
+        .model
+        .fixed_names()
+        .iter()
+        .zip(&a.fit.fixed)
+        .map(|(n, v)| (n.clone(), number(*v)))
+        .collect();
+    json!({
+        "n": a.model.n(),
+        "reml_log_likelihood": number(a.fit.reml_log_likelihood),
+        "residual_variance": number(a.fit.residual_variance),
+        "fixed_effects": fixed,
+        "random_effects": random,
+        "theta": a.fit.theta.iter().map(|v| number(*v)).collect::<Vec<_>>(),
+        "singular": a.fit.singular.is_some(),
+        "singular_reason": a.fit.singular,
+        "optimizer": {
+            "method": "Nelder-Mead (adaptive, with restarts)",
+            "evaluations": a.fit.evaluations,
+            "converged": a.fit.converged,
+        },
+        "bootstrap": {
+            "level": LEVEL,
+            "interval": "percentile (R quantile type 7)",
+            "parametric": bootstrap_json(&a.parametric),
+            "case": bootstrap_json(&a.case),
+        },
+    })
+}
+
+fn fit_json(analyses: &[Analysis], components: &[DatasetComponents]) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        "averaging".into(),
+        json!(
+            "scores are averaged over split repeats per (representation, dataset) before modelling"
+        ),
+    );
+    for a in analyses {
+        out.insert(a.which.name().into(), model_json(a));
+    }
+    let per_dataset: Map<String, Value> = components
+        .iter()
+        .map(|c| {
+            let shares: Map<String, Value> = Source::ALL
+                .iter()
+                .zip(c.shares())
+                .map(|(s, v)| (s.name().to_string(), number(v)))
+                .collect();
+            let value = json!({
+                "n": c.n,
+                "reml_log_likelihood": number(c.reml_log_likelihood),
+                "residual_variance": number(c.residual_variance),
+                "share_of_total": shares,
+                "singular": c.singular.is_some(),
+                "singular_reason": c.singular,
+                "evaluations": c.evaluations,
+                "converged": c.converged,
+                "failure": c.failure,
+            });
+            (c.dataset.clone(), value)
+        })
+        .collect();
+    let all_shares: Vec<f64> = components.iter().flat_map(|c| c.shares()).collect();
+    let all_ssr: Vec<f64> = components
+        .iter()
+        .flat_map(|c| c.ssr_y_star.clone())
+        .collect();
+    let (pooled, pairs) = components::pearson(&all_shares, &all_ssr);
+    let per_source: Map<String, Value> = Source::ALL
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let shares: Vec<f64> = components.iter().map(|c| c.shares()[k]).collect();
+            let ssr: Vec<f64> = components.iter().map(|c| c.ssr_y_star[k]).collect();
+            let (r, n) = components::pearson(&shares, &ssr);
+            (s.name().to_string(), json!({"r": number(r), "n": n}))
+        })
+        .collect();
+    out.insert(
+        "variance_components".into(),
+        json!({
+            "model": "per dataset, multi-source runs: y* ~ strategy + (1 | source present) for each source, REML",
+            "datasets": per_dataset,
+        }),
+    );
+    out.insert(
+        "source_correlation".into(),
+        json!({
+            "of": "Pearson r between a source's share of its dataset's total variance and the mean y* of its SS-R runs there",
+            "pooled": {"r": number(pooled), "n": pairs},
+            "per_source": per_source,
+        }),
+    );
+    Value::Object(out)
+}

@@ -1,0 +1,208 @@
+//! Test helpers: the committed reference files as tables, simulated
+//! studies, and an in-memory engine context for the stage.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::csv::reader::{Format, ReaderBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use serde_json::Value;
+
+use crate::analysis::scores::Observation;
+use crate::api::*;
+use crate::study::{Source, Strategy};
+
+fn reference_path(name: &str) -> String {
+    format!(
+        "{}/../tests/reference/analysis/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// The lme4 outputs.
+pub fn reference() -> Value {
+    let path = reference_path("reference.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn read_csv(name: &str, fields: Vec<Field>) -> RecordBatch {
+    let path = reference_path(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let schema = Arc::new(Schema::new(fields));
+    let reader = ReaderBuilder::new(schema.clone())
+        .with_format(Format::default().with_header(true))
+        .build(Cursor::new(bytes))
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+/// The design's `runs` table, as the design stage writes it.
+pub fn runs_table() -> RecordBatch {
+    read_csv(
+        "runs.csv",
+        vec![
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("phase", DataType::Int64, false),
+            Field::new("strategy", DataType::Utf8, false),
+            Field::new("sources", DataType::Utf8, false),
+            Field::new("n_sources", DataType::Int64, false),
+            Field::new("seed", DataType::Int64, false),
+        ],
+    )
+}
+
+/// An evaluation's `scores` table.
+pub fn scores_table() -> RecordBatch {
+    read_csv(
+        "scores.csv",
+        vec![
+            Field::new("representation", DataType::Utf8, false),
+            Field::new("dataset", DataType::Utf8, false),
+            Field::new("task", DataType::Utf8, false),
+            Field::new("repeat", DataType::Int64, false),
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("value", DataType::Float64, true),
+        ],
+    )
+}
+
+/// A reference number.
+pub fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Observations of a simulated study, y* left for the caller: every
+/// strategy on `datasets` datasets, multi-source runs with n = 2..8.
+pub fn observations(datasets: usize) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for d in 0..datasets {
+        for (k, &strategy) in Strategy::ALL.iter().enumerate() {
+            let sizes: Vec<usize> = if strategy == Strategy::SsR {
+                vec![1; 4]
+            } else {
+                (2..=8).collect()
+            };
+            for (r, &n) in sizes.iter().enumerate() {
+                let sources = (0..n)
+                    .map(|i| Source::ALL[(i + r + k) % 8])
+                    .collect::<Vec<_>>();
+                let mut sources = sources;
+                sources.sort();
+                out.push(Observation {
+                    representation: format!("run{k}_{r}"),
+                    dataset: d,
+                    strategy,
+                    sources,
+                    y: 0.0,
+                    y_star: 0.0,
+                });
+            }
+        }
+    }
+    out
+}
+
+struct Tables(BTreeMap<String, RecordBatch>);
+
+impl UpstreamFiles for Tables {
+    fn table(&self, file: &str) -> Result<RecordBatch, String> {
+        self.0
+            .get(file)
+            .cloned()
+            .ok_or_else(|| format!("has no output `{file}`"))
+    }
+    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
+        Err(format!("has no output `{file}`"))
+    }
+}
+
+/// The analysis emits nothing early.
+struct NoSink;
+
+impl Sink for NoSink {
+    fn emit(&self, name: &str, _output: Output) -> Result<(), String> {
+        Err(format!("unexpected early output {name}"))
+    }
+    fn has(&self, _name: &str) -> bool {
+        false
+    }
+    fn save_checkpoint(&self, _name: &str, _bytes: Vec<u8>) -> Result<(), String> {
+        Ok(())
+    }
+    fn load_checkpoint(&self, _name: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+}
+
+struct NoProgress;
+
+impl Progress for NoProgress {
+    fn set_total(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Runs `analyze` with `params` over the defaults, one runs node and one
+/// scores node per table.
+pub fn run_analyze(
+    params: Value,
+    runs: RecordBatch,
+    scores: Vec<RecordBatch>,
+) -> Result<Outputs, StageError> {
+    let stage = crate::analysis::Analyze;
+    let mut map = serde_json::Map::new();
+    for spec in stage.params() {
+        if let Some(default) = spec.default {
+            map.insert(spec.name.into(), serde_json::from_str(default).unwrap());
+        }
+    }
+    if let Value::Object(overrides) = params {
+        map.extend(overrides);
+    }
+    let params = Params(map);
+    let node = |name: &str, file: &str, table: RecordBatch| Upstream {
+        node: name.into(),
+        files: Arc::new(Tables(BTreeMap::from([(file.to_string(), table)]))),
+    };
+    let inputs = BTreeMap::from([
+        ("runs".to_string(), vec![node("design", "runs", runs)]),
+        (
+            "scores".to_string(),
+            scores
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| node(&format!("evaluate{i}"), "scores", t))
+                .collect(),
+        ),
+    ]);
+    let files = BTreeMap::new();
+    let ctx = StageContext {
+        node: "analyze",
+        params: &params,
+        inputs: &inputs,
+        files: &files,
+        progress: &NoProgress,
+        sink: &NoSink,
+        base_dir: std::path::Path::new("."),
+    };
+    stage.run(&ctx)
+}
+
+/// An output table.
+pub fn table(out: &Outputs, name: &str) -> RecordBatch {
+    match out.files.get(name) {
+        Some(Output::Table(t)) => t.clone(),
+        _ => panic!("no table {name}"),
+    }
+}
+
+/// The `fit` JSON.
+pub fn fit_json(out: &Outputs) -> Value {
+    match out.files.get("fit") {
+        Some(Output::Json(v)) => v.clone(),
+        _ => panic!("no fit json"),
+    }
+}
