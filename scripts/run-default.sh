@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: `pipeline run` on the bundled default pipeline.yaml.
+# The main job: `pipeline run` on the bundled default pipeline.yaml, then the
+# report written to .pipeline/report/ (open report.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build -p pipeline
 "$CARGO_TARGET_DIR/debug/pipeline" run "$@"
-"$CARGO_TARGET_DIR/debug/pipeline" status
+"$CARGO_TARGET_DIR/debug/pipeline" export report .pipeline/report >/dev/null
+echo "report: $(pwd)/.pipeline/report/report.html"

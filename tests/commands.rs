@@ -103,6 +103,22 @@ fn show_prints_the_manifest_and_a_table_preview() {
 }
 
 #[test]
+fn export_writes_a_nodes_files_as_stored() {
+    let p = small_project(&Backend::Local, "export");
+    let out = p.path("exported");
+    let out_text = out.to_str().unwrap();
+    let before = p.run(&["export", "stats_x", out_text]);
+    assert_eq!(before.code, 1, "nothing to export before a run");
+    let report = p.run(&["run", "--json"]).ok().json();
+    let listed = p.run(&["export", "stats_x", out_text]).ok().stdout;
+    let written = out.join("table");
+    assert!(listed.contains(written.to_str().unwrap()), "{listed}");
+    let stored = std::fs::read(p.blob_of(&key_of(&report, "stats_x"), "table")).unwrap();
+    assert_eq!(std::fs::read(&written).unwrap(), stored);
+    assert_eq!(p.run(&["export", "no_such_node", out_text]).code, 2);
+}
+
+#[test]
 fn dag_is_graphviz_with_every_edge() {
     let p = small_project(&Backend::Local, "dag");
     let dot = p.run(&["dag"]).ok().stdout;

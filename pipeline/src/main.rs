@@ -72,6 +72,11 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         grace: u64,
     },
+    /// Write a node's output files into a directory (e.g. the report).
+    Export {
+        node: String,
+        dir: std::path::PathBuf,
+    },
     /// A node's manifest and a preview of its tables.
     Show {
         node: String,
@@ -215,6 +220,12 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
         }
         Command::Show { node, rows } => {
             print!("{}", ops::show(&ws.plan, &ws.store, &node, rows).await?);
+            Ok(0)
+        }
+        Command::Export { node, dir } => {
+            for path in ops::export(&ws.plan, &ws.store, &node, &dir).await? {
+                println!("{}", path.display());
+            }
             Ok(0)
         }
     }

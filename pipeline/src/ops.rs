@@ -108,6 +108,29 @@ pub async fn gc(plan: &Plan, store: &Store, dry_run: bool, grace_secs: u64) -> R
     Ok(report)
 }
 
+/// The committed manifest of node `name` (an error says why there is none).
+async fn committed(
+    plan: &Plan,
+    store: &storage::ArtifactStore,
+    name: &str,
+) -> Result<storage::Manifest> {
+    let &i = plan
+        .by_name
+        .get(name)
+        .ok_or_else(|| PipelineError::Usage(format!("no node named `{name}` in the pipeline")))?;
+    let node = &plan.nodes[i];
+    match store.find(&node.key).await? {
+        ManifestState::Found(m) => Ok(m),
+        ManifestState::Missing => Err(PipelineError::Failed(format!(
+            "node `{name}` has no artifact for its key {} yet: run it first",
+            node.key
+        ))),
+        ManifestState::Invalid(why) => Err(PipelineError::Failed(format!(
+            "node `{name}`: its manifest is invalid: {why}"
+        ))),
+    }
+}
+
 /// A node's manifest and a preview of its tables, as text.
 pub async fn show(
     plan: &Plan,
@@ -115,25 +138,7 @@ pub async fn show(
     name: &str,
     rows: usize,
 ) -> Result<String> {
-    let &i = plan
-        .by_name
-        .get(name)
-        .ok_or_else(|| PipelineError::Usage(format!("no node named `{name}` in the pipeline")))?;
-    let node = &plan.nodes[i];
-    let manifest = match store.find(&node.key).await? {
-        ManifestState::Found(m) => m,
-        ManifestState::Missing => {
-            return Err(PipelineError::Failed(format!(
-                "node `{name}` has no artifact for its key {} yet: run it first",
-                node.key
-            )))
-        }
-        ManifestState::Invalid(why) => {
-            return Err(PipelineError::Failed(format!(
-                "node `{name}`: its manifest is invalid: {why}"
-            )))
-        }
-    };
+    let manifest = committed(plan, store, name).await?;
     let mut out = serde_json::to_string_pretty(&manifest).expect("manifests serialise");
     out.push('\n');
     for (file, entry) in &manifest.files {
@@ -147,6 +152,42 @@ pub async fn show(
         let _ = writeln!(out, "\n{file}: {} rows\n{pretty}", batch.num_rows());
     }
     Ok(out)
+}
+
+/// Writes every output file of node `name` into `dir` under its output
+/// name (e.g. the report's `report.html` and `figures/*.svg`), verified
+/// against its blake3; returns the paths written.
+pub async fn export(
+    plan: &Plan,
+    store: &storage::ArtifactStore,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
+    let manifest = committed(plan, store, name).await?;
+    let mut written = Vec::new();
+    for (file, entry) in &manifest.files {
+        let rel = std::path::Path::new(file);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(PipelineError::Failed(format!(
+                "node `{name}`: output name `{file}` is not a relative path"
+            )));
+        }
+        let path = dir.join(rel);
+        let bytes = store.get_blob(entry).await?;
+        let io = |e: std::io::Error| {
+            PipelineError::Failed(format!("cannot write {}: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, &bytes).map_err(io)?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// The plan as Graphviz dot.

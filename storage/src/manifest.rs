@@ -123,6 +123,27 @@ mod tests {
         }
     }
 
+    /// Metadata full of arbitrary floats (losses, log-likelihoods) must
+    /// unseal: the checksum is over the re-serialised value, so parsing has
+    /// to give back every float exactly (serde_json's float_roundtrip).
+    #[test]
+    fn arbitrary_floats_survive_the_seal() {
+        let mut m = sample();
+        let mut x = 0.123_456_789_f64;
+        let floats: Vec<f64> = (0..2000)
+            .map(|i| {
+                x = (x * 3.987_654_321 + 0.1).fract() * 10f64.powi(i % 40 - 20);
+                x
+            })
+            .collect();
+        m.metadata = serde_json::json!({ "values": floats });
+        let bytes = m.seal().unwrap();
+        assert!(matches!(
+            Manifest::unseal("k1", &bytes),
+            ManifestState::Found(_)
+        ));
+    }
+
     #[test]
     fn truncated_or_edited_manifest_is_invalid() {
         let bytes = sample().seal().unwrap();
