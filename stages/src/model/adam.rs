@@ -56,18 +56,22 @@ impl Adam {
         let t = self.steps as i32;
         let correction1 = 1.0 - BETA1.powi(t);
         let correction2 = 1.0 - BETA2.powi(t);
+        let step = self.lr / correction1;
+        // In place, as torch.optim.Adam does: few temporaries per parameter.
         tch::no_grad(|| {
             for ((_, p), (m, v)) in self.params.iter_mut().zip(&mut self.moments) {
-                let grad = p.grad();
-                if !grad.defined() {
+                let mut g = p.grad();
+                if !g.defined() {
                     continue;
                 }
-                let g = &grad + &*p * self.weight_decay;
-                m.copy_(&(&*m * BETA1 + &g * (1.0 - BETA1)));
-                v.copy_(&(&*v * BETA2 + &g * &g * (1.0 - BETA2)));
-                let denom = (&*v / correction2).sqrt() + EPS;
-                let update = &*m / denom * (self.lr / correction1);
-                p.copy_(&(&*p - update));
+                let _ = g.g_add_(&(&*p * self.weight_decay));
+                let _ = m.lerp_(&g, 1.0 - BETA1);
+                let _ = v.g_mul_scalar_(BETA2);
+                let _ = v.addcmul_(&g, &(&g * (1.0 - BETA2)));
+                let mut denom = v.sqrt();
+                let _ = denom.g_div_scalar_(correction2.sqrt());
+                let _ = denom.g_add_scalar_(EPS);
+                let _ = p.addcdiv_(&(&*m * -step), &denom);
             }
         });
     }
