@@ -260,7 +260,7 @@ impl Stage for Train {
         "train"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &'static str {
         "Trains the representation network of one experimental run (Algorithm 1): weights, config and the loss log."
