@@ -17,6 +17,8 @@ pub mod report;
 pub mod study;
 pub mod synth;
 pub mod tabular;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use api::{
     InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage, StageContext,

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::analysis::scores::Observation;
 use crate::api::*;
 use crate::study::{Source, Strategy};
+use crate::test_support::{params_with_defaults, MemoryFiles, NoProgress, NoSink};
 
 fn reference_path(name: &str) -> String {
     format!(
@@ -106,45 +107,6 @@ pub fn observations(datasets: usize) -> Vec<Observation> {
     out
 }
 
-struct Tables(BTreeMap<String, RecordBatch>);
-
-impl UpstreamFiles for Tables {
-    fn table(&self, file: &str) -> Result<RecordBatch, String> {
-        self.0
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("has no output `{file}`"))
-    }
-    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
-        Err(format!("has no output `{file}`"))
-    }
-}
-
-/// The analysis emits nothing early.
-struct NoSink;
-
-impl Sink for NoSink {
-    fn emit(&self, name: &str, _output: Output) -> Result<(), String> {
-        Err(format!("unexpected early output {name}"))
-    }
-    fn has(&self, _name: &str) -> bool {
-        false
-    }
-    fn save_checkpoint(&self, _name: &str, _bytes: Vec<u8>) -> Result<(), String> {
-        Ok(())
-    }
-    fn load_checkpoint(&self, _name: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(None)
-    }
-}
-
-struct NoProgress;
-
-impl Progress for NoProgress {
-    fn set_total(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
-
 /// Runs `analyze` with `params` over the defaults, one runs node and one
 /// scores node per table.
 pub fn run_analyze(
@@ -153,20 +115,8 @@ pub fn run_analyze(
     scores: Vec<RecordBatch>,
 ) -> Result<Outputs, StageError> {
     let stage = crate::analysis::Analyze;
-    let mut map = serde_json::Map::new();
-    for spec in stage.params() {
-        if let Some(default) = spec.default {
-            map.insert(spec.name.into(), serde_json::from_str(default).unwrap());
-        }
-    }
-    if let Value::Object(overrides) = params {
-        map.extend(overrides);
-    }
-    let params = Params(map);
-    let node = |name: &str, file: &str, table: RecordBatch| Upstream {
-        node: name.into(),
-        files: Arc::new(Tables(BTreeMap::from([(file.to_string(), table)]))),
-    };
+    let params = params_with_defaults(&stage, params);
+    let node = MemoryFiles::one_table;
     let inputs = BTreeMap::from([
         ("runs".to_string(), vec![node("design", "runs", runs)]),
         (

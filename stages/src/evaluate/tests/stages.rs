@@ -9,47 +9,12 @@ use arrow::array::{
     StringArray,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::api::*;
 use crate::evaluate::{Evaluate, Recommend};
 use crate::synth::rng::Rng;
-
-struct Tables(BTreeMap<String, RecordBatch>);
-
-impl UpstreamFiles for Tables {
-    fn table(&self, file: &str) -> Result<RecordBatch, String> {
-        self.0
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("no file `{file}`"))
-    }
-    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no bytes `{file}`"))
-    }
-}
-
-struct Quiet;
-
-impl Progress for Quiet {
-    fn set_total(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
-
-impl Sink for Quiet {
-    fn emit(&self, name: &str, _: Output) -> Result<(), String> {
-        Err(format!("unexpected emit of {name}"))
-    }
-    fn has(&self, _: &str) -> bool {
-        false
-    }
-    fn save_checkpoint(&self, _: &str, _: Vec<u8>) -> Result<(), String> {
-        Ok(())
-    }
-    fn load_checkpoint(&self, _: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(None)
-    }
-}
+use crate::test_support::{params_with_defaults, MemoryFiles, NoProgress, NoSink};
 
 /// Runs `stage` with `params` over the declared defaults, as the engine does.
 fn run(
@@ -57,39 +22,23 @@ fn run(
     params: Value,
     inputs: Vec<(&str, &str, RecordBatch)>,
 ) -> Result<Outputs, StageError> {
-    let mut checked = Map::new();
-    for spec in stage.params() {
-        if let Some(default) = spec.default {
-            let value = match spec.ty {
-                ParamType::Int => json!(default.parse::<i64>().unwrap()),
-                ParamType::Float => json!(default.parse::<f64>().unwrap()),
-                _ => json!(default),
-            };
-            checked.insert(spec.name.into(), value);
-        }
-    }
-    for (k, v) in params.as_object().unwrap() {
-        checked.insert(k.clone(), v.clone());
-    }
     let mut slots: BTreeMap<String, Vec<Upstream>> = BTreeMap::new();
     for (slot, file, table) in inputs {
+        let node = format!("{slot}_node");
         slots.insert(
             slot.into(),
-            vec![Upstream {
-                node: format!("{slot}_node"),
-                files: Arc::new(Tables(BTreeMap::from([(file.to_string(), table)]))),
-            }],
+            vec![MemoryFiles::one_table(&node, file, table)],
         );
     }
-    let params = Params(checked);
+    let params = params_with_defaults(stage, params);
     let files = BTreeMap::new();
     stage.run(&StageContext {
         node: "under_test",
         params: &params,
         inputs: &slots,
         files: &files,
-        progress: &Quiet,
-        sink: &Quiet,
+        progress: &NoProgress,
+        sink: &NoSink,
         base_dir: std::path::Path::new("."),
     })
 }

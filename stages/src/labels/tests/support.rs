@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::api::*;
+use crate::test_support::{params_with_defaults, MemoryFiles, NoSink};
 
 /// Reads a committed reference file.
 pub fn reference(name: &str) -> Value {
@@ -19,38 +20,6 @@ pub fn reference(name: &str) -> Value {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-struct Tables(BTreeMap<String, RecordBatch>);
-
-impl UpstreamFiles for Tables {
-    fn table(&self, file: &str) -> Result<RecordBatch, String> {
-        self.0
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("no table {file}"))
-    }
-    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
-        Err(format!("no file {file}"))
-    }
-}
-
-/// The tests' stages emit nothing early.
-struct NoSink;
-
-impl Sink for NoSink {
-    fn emit(&self, name: &str, _output: Output) -> Result<(), String> {
-        Err(format!("unexpected early output {name}"))
-    }
-    fn has(&self, _name: &str) -> bool {
-        false
-    }
-    fn save_checkpoint(&self, _name: &str, _bytes: Vec<u8>) -> Result<(), String> {
-        Ok(())
-    }
-    fn load_checkpoint(&self, _name: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(None)
-    }
 }
 
 #[derive(Default)]
@@ -84,29 +53,11 @@ pub fn run_stage_with(
     inputs: &[(&str, RecordBatch)],
     progress: &Counter,
 ) -> Result<Outputs, StageError> {
-    let mut map = Map::new();
-    for spec in stage.params() {
-        if let Some(default) = spec.default {
-            let v = match spec.ty {
-                ParamType::Int => Value::from(default.parse::<i64>().expect("int default")),
-                ParamType::Float => Value::from(default.parse::<f64>().expect("float default")),
-                _ => Value::from(default),
-            };
-            map.insert(spec.name.into(), v);
-        }
-    }
-    if let Value::Object(given) = params {
-        map.extend(given);
-    }
-    let params = Params(map);
+    let params = params_with_defaults(stage, params);
     let inputs: BTreeMap<String, Vec<Upstream>> = inputs
         .iter()
         .map(|(slot, batch)| {
-            let files = Tables(BTreeMap::from([("table".to_string(), batch.clone())]));
-            let up = Upstream {
-                node: format!("{slot}_node"),
-                files: Arc::new(files),
-            };
+            let up = MemoryFiles::one_table(&format!("{slot}_node"), "table", batch.clone());
             (slot.to_string(), vec![up])
         })
         .collect();

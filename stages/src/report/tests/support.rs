@@ -60,50 +60,8 @@ pub fn with_column(table: &RecordBatch, name: &str, column: ArrayRef) -> RecordB
 }
 
 /// One upstream node's outputs.
-#[derive(Clone, Default)]
-pub struct Node {
-    pub tables: BTreeMap<String, RecordBatch>,
-    pub bytes: BTreeMap<String, Vec<u8>>,
-}
-
-impl UpstreamFiles for Node {
-    fn table(&self, file: &str) -> Result<RecordBatch, String> {
-        self.tables
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("has no output `{file}`"))
-    }
-    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
-        self.bytes
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("has no output `{file}`"))
-    }
-}
-
-struct NoSink;
-
-impl Sink for NoSink {
-    fn emit(&self, name: &str, _: Output) -> Result<(), String> {
-        Err(format!("the report emits nothing early ({name})"))
-    }
-    fn has(&self, _: &str) -> bool {
-        false
-    }
-    fn save_checkpoint(&self, _: &str, _: Vec<u8>) -> Result<(), String> {
-        Ok(())
-    }
-    fn load_checkpoint(&self, _: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(None)
-    }
-}
-
-struct NoProgress;
-
-impl Progress for NoProgress {
-    fn set_total(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
+pub use crate::test_support::MemoryFiles as Node;
+use crate::test_support::{NoProgress, NoSink};
 
 pub const DATASETS: [(&str, &str); 3] = [
     ("gtzan", "accuracy"),
