@@ -535,3 +535,100 @@ impl Stage for Extract {
         Ok(outputs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use arrow::array::RecordBatch;
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::{params_with_defaults, MemoryFiles, NoProgress, NoSink};
+
+    fn run(
+        stage: &dyn Stage,
+        params: serde_json::Value,
+        inputs: BTreeMap<String, Vec<Upstream>>,
+    ) -> String {
+        let params = params_with_defaults(stage, params);
+        let files = BTreeMap::new();
+        let ctx = StageContext {
+            node: "under_test",
+            params: &params,
+            inputs: &inputs,
+            files: &files,
+            progress: &NoProgress,
+            sink: &NoSink,
+            base_dir: std::path::Path::new("."),
+        };
+        match stage.run(&ctx) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn empty() -> RecordBatch {
+        RecordBatch::new_empty(Arc::new(Schema::empty()))
+    }
+
+    fn slot(name: &str, nodes: Vec<Upstream>) -> (String, Vec<Upstream>) {
+        (name.to_string(), nodes)
+    }
+
+    #[test]
+    fn train_names_a_wrong_target_count_and_bad_parameters() {
+        let node = |n: &str| MemoryFiles::one_table(n, "table", empty());
+        let inputs = BTreeMap::from([
+            slot("mel", vec![node("mel")]),
+            slot("scaler", vec![node("scaler")]),
+            slot("tracks", vec![node("tracks")]),
+            slot("targets", vec![]),
+        ]);
+        let err = run(
+            &Train,
+            json!({"strategy": "MS-CR@2", "sources": ["self", "bpm"]}),
+            inputs.clone(),
+        );
+        assert!(
+            err.contains("input `targets`: 0 nodes given for the 1 label sources bpm"),
+            "{err}"
+        );
+        let err = run(
+            &Train,
+            json!({"strategy": "SS-R", "sources": ["self"], "epochs": -1}),
+            inputs.clone(),
+        );
+        assert!(
+            err.contains("parameter `epochs`: must be at least 0, got -1"),
+            "{err}"
+        );
+        let err = run(
+            &Train,
+            json!({"strategy": "SS-R", "sources": ["genre"]}),
+            inputs,
+        );
+        assert!(
+            err.contains("parameter `sources`: unknown source `genre`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn extract_refuses_a_model_that_is_not_a_train_node() {
+        let node = |n: &str| MemoryFiles::one_table(n, "table", empty());
+        let inputs = BTreeMap::from([
+            slot("model", vec![node("labels_bpm")]),
+            slot("mel", vec![node("mel")]),
+            slot("scaler", vec![node("scaler")]),
+            slot("dataset", vec![node("labels_ballroom")]),
+        ]);
+        let err = run(&Extract, json!({}), inputs);
+        assert!(
+            err.contains(
+                "input `model`: node labels_bpm (expected a train node): no file `config`"
+            ),
+            "{err}"
+        );
+    }
+}
