@@ -16,9 +16,12 @@ fn pipeline(extra: &str) -> String {
         r#"
 jobs: 1
 nodes:
-  - name: audio
+  - name: tracks
     stage: synth_audio
     params: {{preset: tiny, seed: 3}}
+  - name: audio
+    stage: fetch
+    inputs: {{tracks: tracks, files: tracks}}
   - name: labels_{{table}}
     stage: synth_table
     foreach: {{table: [tag, artist, ballroom]}}

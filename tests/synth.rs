@@ -1,17 +1,27 @@
-//! The bundled corpus through the real stages: audio to mels, labels to
+//! The bundled corpus through the real stages, as a user's data goes:
+//! synth_audio's manifest and files through fetch to mels, labels to
 //! target distributions; deterministic, and cached on a second run.
 
+use stages::contracts::{validate, Contract};
+
+use crate::fetch::{manifest_of, output_table, strings};
 use crate::support::*;
 
 const PIPELINE: &str = r#"
 nodes:
-  - name: audio
+  - name: tracks
     stage: synth_audio
     params: {preset: tiny, seed: 3}
+  - name: audio
+    stage: fetch
+    inputs: {tracks: tracks, files: tracks}
   - name: labels_{table}
     stage: synth_table
     foreach: {table: [tag, bpm, fma]}
     params: {preset: tiny, seed: 3, table: "{table}"}
+  - name: fma_audio
+    stage: fetch
+    inputs: {tracks: labels_fma, files: tracks}
   - name: mel
     stage: mel
     inputs: {audio: audio}
@@ -26,14 +36,51 @@ nodes:
 "#;
 
 #[test]
-fn the_tiny_corpus_runs_end_to_end_and_then_is_cached() {
+fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     let p = Project::new(&Backend::Local, "synth");
     p.write("pipeline.yaml", PIPELINE);
     let first = p.run(&["run", "--json"]).ok();
-    assert_eq!(first.nodes("ran").len(), 8, "{}", first.stderr);
-    let audio = p.run(&["show", "audio", "--rows", "2"]).ok().stdout;
+    assert_eq!(first.nodes("ran").len(), 10, "{}", first.stderr);
+
+    // The manifest is a user's track manifest: it passes the contract as
+    // stored, and its uris name synth_audio's files.
+    let manifest = output_table(&p, &first, "tracks", "table");
     // 48 learning tracks and 6 target sets of 24 (tiny preset).
-    assert!(audio.contains("fetched: 192 rows"), "{audio}");
+    assert_eq!(manifest.num_rows(), 192);
+    assert_eq!(
+        validate(Contract::Tracks, "tracks", &manifest).unwrap(),
+        manifest
+    );
+    let ids = strings(&manifest, "track_id");
+    let uris = strings(&manifest, "uri");
+    assert!(ids
+        .iter()
+        .zip(&uris)
+        .all(|(id, uri)| *uri == format!("audio/{id}.wav")));
+
+    // fetch read every track from those files, checked against the
+    // manifest's blake3, and its copies are the same blobs: no extra
+    // storage in a content-addressed store.
+    let audio = p.run(&["show", "audio", "--rows", "2"]).ok().stdout;
+    assert!(
+        audio.contains("fetched: 192 rows") && audio.contains("failures: 0 rows"),
+        "{audio}"
+    );
+    let synthesised = manifest_of(&p, &first, "tracks")["files"].clone();
+    let fetched = manifest_of(&p, &first, "audio")["files"].clone();
+    for (id, uri) in ids.iter().zip(&uris) {
+        let copy = &fetched[format!("audio/{id}")]["blake3"];
+        assert!(copy.is_string(), "fetch has no audio/{id}");
+        assert_eq!(copy, &synthesised[uri]["blake3"], "{id}");
+    }
+
+    // A target manifest's uris name the same files.
+    let fma = p.run(&["show", "fma_audio"]).ok().stdout;
+    assert!(
+        fma.contains("fetched: 24 rows") && fma.contains("failures: 0 rows"),
+        "{fma}"
+    );
+
     let mel = p.run(&["show", "mel", "--rows", "1"]).ok().stdout;
     assert!(
         mel.contains("failures: 0 rows") && mel.contains("mfcc: 192 rows"),
@@ -46,7 +93,7 @@ fn the_tiny_corpus_runs_end_to_end_and_then_is_cached() {
     // Same seed, fresh store: the same audio bytes (same blob keys).
     let q = Project::new(&Backend::Local, "synth-again");
     q.write("pipeline.yaml", PIPELINE);
-    q.run(&["run", "--only", "audio"]).ok();
+    q.run(&["run", "--only", "tracks"]).ok();
     let blobs = |p: &Project| {
         let mut names: Vec<String> = walk(&p.store_dir().join("blobs"));
         names.sort();

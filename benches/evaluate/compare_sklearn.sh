@@ -4,7 +4,8 @@
 # side on this machine, alternating so that a busy moment hurts both.
 # Three thread settings per round:
 #   one core  - both sides on one thread (like for like);
-#   all cores - ours: repeats in parallel on rayon, libtorch on one thread
+#   all cores - ours: repeats in parallel on rayon (a core left idle takes
+#               halves of the last repeats' steps), libtorch on one thread
 #               each; scikit-learn: its default (BLAS threads);
 #   defaults  - no environment set on either side.
 # Usage: benches/evaluate/compare_sklearn.sh [rounds]

@@ -602,6 +602,9 @@ impl StoredFiles {
 }
 
 impl UpstreamFiles for StoredFiles {
+    fn has(&self, file: &str) -> bool {
+        self.manifest.files.contains_key(file)
+    }
     fn table(&self, file: &str) -> Result<arrow::array::RecordBatch, String> {
         table::from_parquet(file, self.load(file)?).map_err(|e| e.to_string())
     }

@@ -282,7 +282,7 @@ fn plan_node(
         inputs.insert(slot.clone(), ups);
     }
     for spec in stage.inputs() {
-        if !inputs.contains_key(spec.name) {
+        if !inputs.contains_key(spec.name) && !stage.optional_inputs().contains(&spec.name) {
             return Err(PipelineError::node(
                 &d.name,
                 format!("missing input `{}` ({})", spec.name, spec.doc),

@@ -77,6 +77,11 @@ pub trait Stage: Send + Sync {
     fn doc(&self) -> &'static str;
     fn params(&self) -> &'static [ParamSpec];
     fn inputs(&self) -> &'static [InputSpec];
+    /// The input slots a config may leave unconnected; every other slot
+    /// must be connected.
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError>;
     /// Rows that `foreach_rows` templates naming a node of this stage expand
     /// over, computed at plan time from the node's parameters alone (so it
@@ -153,6 +158,8 @@ fn wrong(name: &str, expected: &str) -> StageError {
 /// Read access to one upstream node's outputs; the engine loads and
 /// verifies them on demand.
 pub trait UpstreamFiles: Send + Sync {
+    /// Whether the node has an output file `file` (without reading it).
+    fn has(&self, file: &str) -> bool;
     fn table(&self, file: &str) -> Result<RecordBatch, String>;
     fn bytes(&self, file: &str) -> Result<Vec<u8>, String>;
 }

@@ -32,6 +32,9 @@ impl MemoryFiles {
 }
 
 impl UpstreamFiles for MemoryFiles {
+    fn has(&self, file: &str) -> bool {
+        self.tables.contains_key(file) || self.bytes.contains_key(file)
+    }
     fn table(&self, file: &str) -> Result<RecordBatch, String> {
         self.tables
             .get(file)

@@ -13,8 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::mixed::{Fit, Model};
-use super::nelder_mead::Config;
+use super::mixed::{Config, Fit, Model};
 use super::normal::Normal;
 use crate::api::{Progress, StageError};
 use crate::labels::rng::SplitMix64;

@@ -22,8 +22,7 @@
 //! "percent of total") and the mean y* of its SS-R runs on that dataset;
 //! per source too, across datasets.
 
-use super::mixed::{Model, RandomTerm};
-use super::nelder_mead::Config;
+use super::mixed::{Config, Model, RandomTerm};
 use super::scores::{Observation, Study};
 use crate::api::StageError;
 use crate::study::{Source, Strategy};
@@ -40,6 +39,8 @@ pub struct DatasetComponents {
     pub reml_log_likelihood: f64,
     pub n: usize,
     pub singular: Option<String>,
+    /// The fit's warnings (a strategy column dropped as not estimable).
+    pub warnings: Vec<String>,
     pub evaluations: usize,
     pub converged: bool,
     /// Why the dataset's model could not be fitted (then all NaN).
@@ -76,6 +77,7 @@ pub fn per_dataset(study: &Study, config: &Config) -> Vec<DatasetComponents> {
                 reml_log_likelihood: f64::NAN,
                 n: here.iter().filter(|o| o.strategy != Strategy::SsR).count(),
                 singular: None,
+                warnings: Vec::new(),
                 evaluations: 0,
                 converged: false,
                 failure: Some(e.to_string()),
@@ -166,6 +168,7 @@ fn dataset_components(
         reml_log_likelihood: fit.reml_log_likelihood,
         n: multi.len(),
         singular: fit.singular,
+        warnings: fit.warnings,
         evaluations: fit.evaluations,
         converged: fit.converged,
         failure: None,

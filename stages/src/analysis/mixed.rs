@@ -17,13 +17,20 @@
 //! 2 x 2 blocks per (strategy, dataset) in Model 1, 3 x 3 per dataset in
 //! Model 2, and one 16 x 16 block for the crossed source factors.
 //!
-//! theta is optimised unconstrained: the criterion depends on Lambda_k
-//! only through Lambda_k Lambda_k', so a factor with a negative diagonal is
-//! as good as the one with that column's sign flipped, which the fit
-//! reports (lme4's canonical form, diagonal >= 0).
+//! theta is optimised unconstrained by argmin's Nelder-Mead: the criterion
+//! depends on Lambda_k only through Lambda_k Lambda_k', so a factor with a
+//! negative diagonal is as good as the one with that column's sign
+//! flipped, which the fit reports (lme4's canonical form, diagonal >= 0).
+//!
+//! Fixed-effect columns that are (numerically) linear combinations of the
+//! columns before them are dropped with a message, as lme4 does by default.
 
-use super::dense::{back_solve_transposed, cholesky, forward_solve, log_det};
-use super::nelder_mead::{self, Config};
+use std::cell::{Cell, RefCell};
+
+use argmin::core::{CostFunction, Executor, State, TerminationReason};
+use argmin::solver::neldermead::NelderMead;
+use nalgebra::{Cholesky, DMatrix, DVector, DVectorView};
+
 use super::normal::Normal;
 use crate::api::StageError;
 
@@ -33,6 +40,39 @@ pub const SINGULAR_TOL: f64 = 1e-4;
 /// A residual variance below this fraction of the mean square of y is an
 /// exact fit.
 const EXACT_FIT_TOL: f64 = 1e-10;
+
+/// lme4's rank tolerance (`chkRank.drop.cols`, tol = 1e-7): a column whose
+/// residual on the columns before it has less than this fraction of its
+/// norm is dropped.
+const RANK_TOL: f64 = 1e-7;
+
+/// How the REML criterion is minimised: argmin's Nelder-Mead, restarted
+/// from the best point with a fresh simplex until a restart no longer
+/// improves the criterion (a stalled simplex is the method's known failure;
+/// lme4 checks its optimum for the same reason).
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Offset of the initial simplex's vertices along each axis.
+    pub step: f64,
+    /// argmin's stopping test: the sample sd of the vertices' values; also
+    /// the least improvement that earns another restart.
+    pub f_tol: f64,
+    /// Iterations of one simplex search before it gives up.
+    pub max_iterations: u64,
+    /// Restarts after the first search.
+    pub max_restarts: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            step: 0.5,
+            f_tol: 1e-11,
+            max_iterations: 20_000,
+            max_restarts: 3,
+        }
+    }
+}
 
 /// One random term: q columns whose coefficients vary over the levels of a
 /// grouping factor, with an unstructured q x q covariance.
@@ -86,12 +126,12 @@ struct Block {
     /// Where the block's entries start in a [`Response`]'s Z'y.
     offset: usize,
     /// Z'Z: [m, m].
-    ztz: Vec<f64>,
+    ztz: DMatrix<f64>,
     /// The columns of X that meet the block's random effects (Z'X is
     /// often sparse: in Model 1 a block meets only its strategy's two).
     cols: Vec<usize>,
     /// Z'X restricted to `cols`: [m, cols.len()].
-    ztx: Vec<f64>,
+    ztx: DMatrix<f64>,
 }
 
 /// A model's design: X, the random terms, and what the criterion needs.
@@ -100,7 +140,9 @@ pub struct Model {
     n: usize,
     p: usize,
     fixed_names: Vec<String>,
-    /// [n, p].
+    /// The columns dropped as not estimable, in their original order.
+    dropped: Vec<String>,
+    /// [n, p], the estimable columns only.
     x: Vec<f64>,
     terms: Vec<TermShape>,
     theta_len: usize,
@@ -111,14 +153,14 @@ pub struct Model {
     obs_entries: Vec<usize>,
     entries: Vec<(usize, f64)>,
     /// X'X: [p, p].
-    xtx: Vec<f64>,
+    xtx: DMatrix<f64>,
 }
 
 /// The cross-products that involve y.
 #[derive(Debug, Clone)]
 pub struct Response {
     zty: Vec<f64>,
-    xty: Vec<f64>,
+    xty: DVector<f64>,
     yty: f64,
 }
 
@@ -135,38 +177,55 @@ pub struct Fit {
     /// Why the fit is singular (a variance at ~0 or a correlation at +-1),
     /// as lme4's `isSingular` would say it; None if it is not.
     pub singular: Option<String>,
+    /// What the caller must be told (a dropped fixed-effect column).
+    pub warnings: Vec<String>,
     pub evaluations: usize,
     pub converged: bool,
 }
 
 impl Model {
-    /// Checks the shapes and that X has full column rank, then precomputes.
+    /// Checks the shapes, drops the columns of X that are not estimable
+    /// (see [`Model::dropped`]), then precomputes.
     pub fn new(
         fixed_names: Vec<String>,
         x: Vec<f64>,
         terms: Vec<RandomTerm>,
     ) -> Result<Model, StageError> {
-        let p = fixed_names.len();
         let bad = |m: String| StageError::Data(format!("mixed model: {m}"));
-        let n = x.len().checked_div(p).unwrap_or(0);
-        if p == 0 || n * p != x.len() {
-            return Err(bad(format!("X has {} values for {p} columns", x.len())));
+        let n = x.len().checked_div(fixed_names.len()).unwrap_or(0);
+        if fixed_names.is_empty() || n * fixed_names.len() != x.len() {
+            return Err(bad(format!(
+                "X has {} values for {} columns",
+                x.len(),
+                fixed_names.len()
+            )));
+        }
+        let full = DMatrix::from_row_slice(n, fixed_names.len(), &x);
+        let kept = independent_columns(&full);
+        let dropped: Vec<String> = (0..fixed_names.len())
+            .filter(|j| !kept.contains(j))
+            .map(|j| fixed_names[j].clone())
+            .collect();
+        let (fixed_names, x) = if dropped.is_empty() {
+            (fixed_names, x)
+        } else {
+            // Row-major [n, kept] is the column-major transpose.
+            let x = full.select_columns(&kept).transpose().as_slice().to_vec();
+            (kept.iter().map(|&j| fixed_names[j].clone()).collect(), x)
+        };
+        let p = fixed_names.len();
+        if p == 0 {
+            return Err(bad(
+                "no fixed effect is estimable (every column of X is zero)".into(),
+            ));
         }
         if n <= p {
             return Err(bad(format!(
                 "{n} observations cannot estimate {p} fixed effects and a residual variance"
             )));
         }
-        let mut xtx = vec![0.0; p * p];
-        for row in x.chunks_exact(p) {
-            add_outer(&mut xtx, p, row, row);
-        }
-        if let Err(j) = cholesky(&mut xtx.clone(), p) {
-            return Err(bad(format!(
-                "fixed effect `{}` is not estimable: its column is a linear combination of the columns before it",
-                fixed_names[j]
-            )));
-        }
+        let xm = DMatrix::from_row_slice(n, p, &x);
+        let xtx = xm.tr_mul(&xm);
 
         let mut shapes = Vec::with_capacity(terms.len());
         let mut piece_base = Vec::with_capacity(terms.len());
@@ -202,6 +261,7 @@ impl Model {
             n,
             p,
             fixed_names,
+            dropped,
             x,
             terms: shapes,
             theta_len,
@@ -217,8 +277,33 @@ impl Model {
         self.n
     }
 
+    /// The estimable fixed effects, in order: the fit's `fixed`.
     pub fn fixed_names(&self) -> &[String] {
         &self.fixed_names
+    }
+
+    /// The fixed effects dropped because their columns are linear
+    /// combinations of the columns before them.
+    pub fn dropped(&self) -> &[String] {
+        &self.dropped
+    }
+
+    /// lme4's message for the dropped columns, naming them.
+    pub fn rank_warning(&self) -> Option<String> {
+        let k = self.dropped.len();
+        (k > 0).then(|| {
+            let names: Vec<String> = self.dropped.iter().map(|d| format!("`{d}`")).collect();
+            format!(
+                "fixed-effect model matrix is rank deficient so dropping {k} {}: {} \
+                 (each a linear combination of the columns before it)",
+                if k == 1 {
+                    "column / coefficient"
+                } else {
+                    "columns / coefficients"
+                },
+                names.join(", ")
+            )
+        })
     }
 
     pub fn terms(&self) -> &[TermShape] {
@@ -254,7 +339,7 @@ impl Model {
         }
         let p = self.p;
         let mut zty = vec![0.0; self.blocks.iter().map(|b| b.m).sum()];
-        let mut xty = vec![0.0; p];
+        let mut xty = DVector::zeros(p);
         let mut yty = 0.0;
         for (i, &yi) in y.iter().enumerate() {
             yty += yi * yi;
@@ -292,12 +377,19 @@ impl Model {
                 self.theta_len
             )));
         }
-        let mut ws = Workspace::new(self);
-        let min = nelder_mead::minimize(
-            |theta| self.profile(theta, response, &mut ws),
+        let ws = RefCell::new(Workspace::new(self));
+        let evaluations = Cell::new(0);
+        let min = minimize(
+            Criterion {
+                model: self,
+                response,
+                ws: &ws,
+                evaluations: &evaluations,
+            },
             start,
             config,
-        );
+        )?;
+        let mut ws = ws.into_inner();
         let deviance = self.profile(&min.x, response, &mut ws);
         if !deviance.is_finite() {
             return Err(StageError::Data(
@@ -306,7 +398,7 @@ impl Model {
                     .into(),
             ));
         }
-        let fixed = ws.fixed_effects(self.p);
+        let fixed = ws.fixed_effects();
         let residual_variance = ws.r2 / (self.n - self.p) as f64;
         // An exact fit sends theta to infinity and r^2 to rounding noise.
         if residual_variance <= EXACT_FIT_TOL * response.yty / self.n as f64 {
@@ -322,16 +414,13 @@ impl Model {
             .map(|term| {
                 let q = term.q();
                 let lam = self.factor(term, &theta);
-                let mut cov = vec![0.0; q * q];
-                for i in 0..q {
-                    for j in 0..q {
-                        cov[i * q + j] = residual_variance
-                            * (0..q).map(|k| lam[i * q + k] * lam[j * q + k]).sum::<f64>();
-                    }
-                }
-                cov
+                let cov = &lam * lam.transpose() * residual_variance;
+                (0..q)
+                    .flat_map(|i| (0..q).map(move |j| (i, j)))
+                    .map(|ij| cov[ij])
+                    .collect()
             })
-            .collect::<Vec<_>>();
+            .collect::<Vec<Vec<f64>>>();
         Ok(Fit {
             fixed,
             singular: self.singularity(&theta, &covariances),
@@ -339,6 +428,7 @@ impl Model {
             residual_variance,
             reml_log_likelihood: -deviance / 2.0,
             covariances,
+            warnings: self.rank_warning().into_iter().collect(),
             evaluations: min.evaluations,
             converged: min.converged,
         })
@@ -350,19 +440,18 @@ impl Model {
     pub fn simulate(&self, fit: &Fit, normal: &mut Normal) -> Vec<f64> {
         let p = self.p;
         let sigma = fit.residual_variance.sqrt();
+        let factors: Vec<DMatrix<f64>> = self
+            .terms
+            .iter()
+            .map(|term| self.factor(term, &fit.theta))
+            .collect();
         let mut b = vec![0.0; self.blocks.iter().map(|b| b.m).sum()];
-        let mut w = Vec::new();
         for block in &self.blocks {
             for piece in &block.pieces {
-                let term = &self.terms[piece.term];
-                let q = term.q();
-                let lam = self.factor(term, &fit.theta);
-                w.clear();
-                w.extend((0..q).map(|_| normal.sample()));
-                for i in 0..q {
-                    b[block.offset + piece.start + i] =
-                        sigma * (0..=i).map(|k| lam[i * q + k] * w[k]).sum::<f64>();
-                }
+                let lam = &factors[piece.term];
+                let w = DVector::from_fn(lam.nrows(), |_, _| normal.sample());
+                let at = block.offset + piece.start;
+                b[at..at + w.len()].copy_from_slice((lam * w * sigma).as_slice());
             }
         }
         (0..self.n)
@@ -385,8 +474,8 @@ impl Model {
     }
 
     /// A term's factor Lambda_k as a dense lower-triangular [q, q].
-    fn factor(&self, term: &TermShape, theta: &[f64]) -> Vec<f64> {
-        let mut lam = Vec::new();
+    fn factor(&self, term: &TermShape, theta: &[f64]) -> DMatrix<f64> {
+        let mut lam = DMatrix::zeros(term.q(), term.q());
         factor_into(term, theta, &mut lam);
         lam
     }
@@ -413,14 +502,10 @@ impl Model {
             let q = term.q();
             let lam = self.factor(term, theta);
             for col in 0..q {
-                if lam[col * q + col] >= SINGULAR_TOL {
+                if lam[(col, col)] >= SINGULAR_TOL {
                     continue;
                 }
-                let row_norm = (0..=col)
-                    .map(|k| lam[col * q + k].powi(2))
-                    .sum::<f64>()
-                    .sqrt();
-                if row_norm < SINGULAR_TOL {
+                if lam.row(col).norm() < SINGULAR_TOL {
                     reasons.push(format!(
                         "term `{}`: variance of `{}` is ~0 ({:.3e})",
                         term.name,
@@ -450,85 +535,212 @@ impl Model {
     /// The profiled REML criterion at theta (+infinity where it is not
     /// defined); leaves R_X, c_beta and r^2 in the workspace.
     fn profile(&self, theta: &[f64], response: &Response, ws: &mut Workspace) -> f64 {
-        let p = self.p;
-        ws.s.copy_from_slice(&self.xtx);
-        ws.t.copy_from_slice(&response.xty);
-        let mut cu2 = 0.0;
-        let mut log_det_l = 0.0;
-        for (term, lam) in self.terms.iter().zip(&mut ws.factors) {
+        let Workspace {
+            factors,
+            blocks,
+            s,
+            t,
+            c_beta,
+            r2,
+        } = ws;
+        for (term, lam) in self.terms.iter().zip(factors.iter_mut()) {
             factor_into(term, theta, lam);
         }
-        for block in &self.blocks {
+        // S = X'X - sum R_ZX' R_ZX, factorised in place below.
+        let mut s_mat = std::mem::replace(s, DMatrix::zeros(0, 0));
+        s_mat.copy_from(&self.xtx);
+        t.copy_from(&response.xty);
+        let mut cu2 = 0.0;
+        let mut log_det_l = 0.0;
+        for (block, w) in self.blocks.iter().zip(blocks.iter_mut()) {
             let m = block.m;
-            // Lambda of the block, dense [m, m].
-            let lam = &mut ws.lam[..m * m];
-            lam.iter_mut().for_each(|v| *v = 0.0);
+            // Lambda of the block: its pieces' factors on the diagonal.
+            w.lam.fill(0.0);
             for piece in &block.pieces {
-                let q = self.terms[piece.term].q();
-                let f = &ws.factors[piece.term];
-                for i in 0..q {
-                    for j in 0..=i {
-                        lam[(piece.start + i) * m + piece.start + j] = f[i * q + j];
-                    }
-                }
+                let f = &factors[piece.term];
+                let q = f.nrows();
+                w.lam
+                    .view_mut((piece.start, piece.start), (q, q))
+                    .copy_from(f);
             }
-            // A = Lambda' Z'Z Lambda + I.
-            let tmp = &mut ws.tmp[..m * m];
+            // A = Lambda' Z'Z Lambda + I = L L'.
+            w.tmp.gemm(1.0, &block.ztz, &w.lam, 0.0);
+            let mut a = std::mem::replace(&mut w.a, DMatrix::zeros(0, 0));
+            a.gemm_tr(1.0, &w.lam, &w.tmp, 0.0);
             for i in 0..m {
-                for j in 0..m {
-                    tmp[i * m + j] = (j..m).map(|k| block.ztz[i * m + k] * lam[k * m + j]).sum();
-                }
+                a[(i, i)] += 1.0;
             }
-            let a = &mut ws.a[..m * m];
-            for i in 0..m {
-                for j in 0..=i {
-                    let v: f64 = (i..m).map(|k| lam[k * m + i] * tmp[k * m + j]).sum();
-                    a[i * m + j] = v + if i == j { 1.0 } else { 0.0 };
-                }
-            }
-            if cholesky(a, m).is_err() {
+            let Some(chol) = Cholesky::new(a) else {
+                w.a = DMatrix::zeros(m, m);
+                *s = DMatrix::zeros(self.p, self.p);
                 return f64::INFINITY;
-            }
-            log_det_l += log_det(a, m);
+            };
+            log_det_l += chol.ln_determinant();
             // R_ZX = L^-1 Lambda' Z'X (on the block's columns) and
             // c_u = L^-1 Lambda' Z'y.
-            let nc = block.cols.len();
-            let rzx = &mut ws.rzx[..m * nc];
-            let cu = &mut ws.cu[..m];
-            let zty = &response.zty[block.offset..block.offset + m];
-            for i in 0..m {
-                for c in 0..nc {
-                    rzx[i * nc + c] = (i..m).map(|k| lam[k * m + i] * block.ztx[k * nc + c]).sum();
-                }
-                cu[i] = (i..m).map(|k| lam[k * m + i] * zty[k]).sum();
-            }
-            forward_solve(a, m, rzx, nc);
-            forward_solve(a, m, cu, 1);
+            let zty = DVectorView::from_slice(&response.zty[block.offset..block.offset + m], m);
+            w.rzx.gemm_tr(1.0, &w.lam, &block.ztx, 0.0);
+            w.cu.gemv_tr(1.0, &w.lam, &zty, 0.0);
+            chol.l_dirty()
+                .solve_lower_triangular_unchecked_mut(&mut w.rzx);
+            chol.l_dirty()
+                .solve_lower_triangular_unchecked_mut(&mut w.cu);
+            w.a = chol.unpack_dirty();
             // S -= R_ZX' R_ZX and t -= R_ZX' c_u, on the block's columns.
-            for i in 0..m {
-                let row = &rzx[i * nc..(i + 1) * nc];
-                for (x, &cx) in block.cols.iter().enumerate() {
-                    for (z, &cz) in block.cols.iter().enumerate() {
-                        ws.s[cx * p + cz] -= row[x] * row[z];
-                    }
-                    ws.t[cx] -= row[x] * cu[i];
+            w.cross.gemm_tr(1.0, &w.rzx, &w.rzx, 0.0);
+            w.rzx_cu.gemv_tr(1.0, &w.rzx, &w.cu, 0.0);
+            for (x, &cx) in block.cols.iter().enumerate() {
+                for (z, &cz) in block.cols.iter().enumerate() {
+                    s_mat[(cx, cz)] -= w.cross[(x, z)];
                 }
-                cu2 += cu[i] * cu[i];
+                t[cx] -= w.rzx_cu[x];
+            }
+            cu2 += w.cu.norm_squared();
+        }
+        let Some(chol) = Cholesky::new(s_mat) else {
+            *s = DMatrix::zeros(self.p, self.p);
+            return f64::INFINITY;
+        };
+        let log_det_x = chol.ln_determinant();
+        c_beta.copy_from(t);
+        chol.l_dirty().solve_lower_triangular_unchecked_mut(c_beta);
+        *s = chol.unpack_dirty();
+        *r2 = response.yty - cu2 - c_beta.norm_squared();
+        if r2.is_nan() || *r2 <= 0.0 {
+            return f64::INFINITY;
+        }
+        let dof = (self.n - self.p) as f64;
+        log_det_l + log_det_x + dof * (1.0 + (2.0 * std::f64::consts::PI * *r2 / dof).ln())
+    }
+}
+
+/// The REML criterion as argmin's cost function, with the workspace and
+/// the count its evaluations share (a copy goes to each search).
+#[derive(Clone, Copy)]
+struct Criterion<'a> {
+    model: &'a Model,
+    response: &'a Response,
+    ws: &'a RefCell<Workspace>,
+    evaluations: &'a Cell<usize>,
+}
+
+impl CostFunction for Criterion<'_> {
+    type Param = DVector<f64>;
+    type Output = f64;
+
+    /// Non-finite values become +infinity: the simplex moves away from
+    /// them instead of comparing NaNs.
+    fn cost(&self, theta: &DVector<f64>) -> Result<f64, argmin::core::Error> {
+        self.evaluations.set(self.evaluations.get() + 1);
+        let v = self
+            .model
+            .profile(theta.as_slice(), self.response, &mut self.ws.borrow_mut());
+        Ok(if v.is_finite() { v } else { f64::INFINITY })
+    }
+}
+
+/// The best point found.
+struct Minimum {
+    x: Vec<f64>,
+    evaluations: usize,
+    /// False when the last search ran out of iterations.
+    converged: bool,
+}
+
+/// Minimises the criterion from `x0` with argmin's Nelder-Mead, restarted
+/// from the best point while that improves it by more than `f_tol`.
+/// Coefficients: Gao and Han's (2012, Comput. Optim. Appl. 51)
+/// dimension-adaptive expansion and shrink, which keep the simplex from
+/// collapsing in the 3 to 16 dimensions of the study's models, with
+/// argmin's largest contraction (0.5; Gao and Han's is 0.75 - 1/(2n)).
+fn minimize(criterion: Criterion, x0: &[f64], config: &Config) -> Result<Minimum, StageError> {
+    let failed = |e: argmin::core::Error| {
+        StageError::Data(format!("mixed model: the optimiser failed: {e}"))
+    };
+    let n = x0.len();
+    let mut best = (
+        x0.to_vec(),
+        criterion
+            .cost(&DVector::from_column_slice(x0))
+            .map_err(failed)?,
+    );
+    // No variance parameter: nothing to search.
+    if n == 0 {
+        return Ok(Minimum {
+            x: best.0,
+            evaluations: criterion.evaluations.get(),
+            converged: true,
+        });
+    }
+    let nf = n as f64;
+    let mut converged = false;
+    for _ in 0..=config.max_restarts {
+        let start = DVector::from_column_slice(&best.0);
+        let mut simplex = vec![start.clone()];
+        for i in 0..n {
+            let mut v = start.clone();
+            v[i] += config.step;
+            simplex.push(v);
+        }
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(config.f_tol)
+            .and_then(|nm| nm.with_gamma(1.0 + 2.0 / nf))
+            .and_then(|nm| nm.with_sigma((1.0 - 1.0 / nf).max(0.5)))
+            .map_err(failed)?;
+        let result = Executor::new(criterion, solver)
+            .configure(|state| state.max_iters(config.max_iterations))
+            .timer(false)
+            .run()
+            .map_err(failed)?;
+        let state = result.state();
+        let done = state.get_termination_reason() == Some(&TerminationReason::SolverConverged);
+        let fx = state.get_best_cost();
+        let improvement = best.1 - fx;
+        if fx < best.1 {
+            if let Some(x) = state.get_best_param() {
+                best = (x.as_slice().to_vec(), fx);
             }
         }
-        if cholesky(&mut ws.s, p).is_err() {
-            return f64::INFINITY;
+        converged = done;
+        if !done || improvement.is_nan() || improvement <= config.f_tol {
+            break;
         }
-        ws.c_beta.copy_from_slice(&ws.t);
-        forward_solve(&ws.s, p, &mut ws.c_beta, 1);
-        let r2 = response.yty - cu2 - ws.c_beta.iter().map(|c| c * c).sum::<f64>();
-        ws.r2 = r2;
-        if r2.is_nan() || r2 <= 0.0 {
-            return f64::INFINITY;
-        }
-        let dof = (self.n - p) as f64;
-        log_det_l + log_det(&ws.s, p) + dof * (1.0 + (2.0 * std::f64::consts::PI * r2 / dof).ln())
     }
+    Ok(Minimum {
+        x: best.0,
+        evaluations: criterion.evaluations.get(),
+        converged,
+    })
+}
+
+/// The columns of X [n, p] that are not (numerically) linear combinations
+/// of the columns before them, in order: what lme4 keeps (R's pivoted QR,
+/// which moves such columns to the end). One QR tells when X has full rank;
+/// otherwise the columns are tried one at a time against those kept.
+fn independent_columns(x: &DMatrix<f64>) -> Vec<usize> {
+    let (n, p) = x.shape();
+    let norms: Vec<f64> = (0..p).map(|j| x.column(j).norm()).collect();
+    // R_jj of an unpivoted QR is column j's residual on the columns before it.
+    let residual_ok = |r: &DMatrix<f64>, k: usize, j: usize| r[(k, k)].abs() > RANK_TOL * norms[j];
+    if n >= p {
+        let r = x.clone().qr().r();
+        if (0..p).all(|j| residual_ok(&r, j, j)) {
+            return (0..p).collect();
+        }
+    }
+    let mut kept: Vec<usize> = Vec::new();
+    for j in 0..p {
+        if kept.len() == n {
+            break;
+        }
+        let mut cols = kept.clone();
+        cols.push(j);
+        let r = x.select_columns(&cols).qr().r();
+        if residual_ok(&r, kept.len(), j) {
+            kept.push(j);
+        }
+    }
+    kept
 }
 
 /// Where every random effect lives: the blocks, and per observation its
@@ -588,9 +800,9 @@ impl Layout {
                         pieces: Vec::new(),
                         m: 0,
                         offset: 0,
-                        ztz: Vec::new(),
+                        ztz: DMatrix::zeros(0, 0),
                         cols: Vec::new(),
-                        ztx: Vec::new(),
+                        ztx: DMatrix::zeros(0, 0),
                     });
                 }
                 let b = block_of_root[root];
@@ -607,8 +819,8 @@ impl Layout {
         for block in &mut blocks {
             block.offset = offset;
             offset += block.m;
-            block.ztz = vec![0.0; block.m * block.m];
-            block.ztx = vec![0.0; block.m * p];
+            block.ztz = DMatrix::zeros(block.m, block.m);
+            block.ztx = DMatrix::zeros(block.m, p);
         }
 
         let mut obs_block = vec![usize::MAX; n];
@@ -635,10 +847,10 @@ impl Layout {
                 let xi = &x[i * p..(i + 1) * p];
                 for &(a, va) in &entries[start..] {
                     for &(c, vc) in &entries[start..] {
-                        block.ztz[a * block.m + c] += va * vc;
+                        block.ztz[(a, c)] += va * vc;
                     }
-                    for (t, xv) in block.ztx[a * p..(a + 1) * p].iter_mut().zip(xi) {
-                        *t += va * xv;
+                    for (c, xv) in xi.iter().enumerate() {
+                        block.ztx[(a, c)] += va * xv;
                     }
                 }
             }
@@ -646,12 +858,9 @@ impl Layout {
         }
         for block in &mut blocks {
             block.cols = (0..p)
-                .filter(|&c| (0..block.m).any(|a| block.ztx[a * p + c] != 0.0))
+                .filter(|&c| block.ztx.column(c).iter().any(|&v| v != 0.0))
                 .collect();
-            block.ztx = (0..block.m)
-                .flat_map(|a| block.cols.iter().map(move |&c| (a, c)))
-                .map(|(a, c)| block.ztx[a * p + c])
-                .collect();
+            block.ztx = block.ztx.select_columns(&block.cols);
         }
 
         Layout {
@@ -663,70 +872,85 @@ impl Layout {
     }
 }
 
-/// Writes a term's factor Lambda_k into `lam` as a dense lower-triangular
-/// [q, q] (reusing its allocation: this runs on every evaluation).
-fn factor_into(term: &TermShape, theta: &[f64], lam: &mut Vec<f64>) {
+/// Writes a term's factor Lambda_k into `lam`, a lower-triangular [q, q]
+/// whose strict upper triangle stays zero (reused: this runs on every
+/// evaluation).
+fn factor_into(term: &TermShape, theta: &[f64], lam: &mut DMatrix<f64>) {
     let q = term.q();
-    lam.clear();
-    lam.resize(q * q, 0.0);
     let mut at = term.theta_offset;
     for col in 0..q {
         for row in col..q {
-            lam[row * q + col] = theta[at];
+            lam[(row, col)] = theta[at];
             at += 1;
         }
     }
 }
 
+/// One block's buffers.
+struct BlockWork {
+    /// [m, m].
+    lam: DMatrix<f64>,
+    /// Z'Z Lambda: [m, m].
+    tmp: DMatrix<f64>,
+    /// A, then its Cholesky factor L: [m, m].
+    a: DMatrix<f64>,
+    /// R_ZX: [m, cols].
+    rzx: DMatrix<f64>,
+    cu: DVector<f64>,
+    /// R_ZX' R_ZX: [cols, cols].
+    cross: DMatrix<f64>,
+    /// R_ZX' c_u: [cols].
+    rzx_cu: DVector<f64>,
+}
+
 /// Buffers of one criterion evaluation, sized once per fit.
 struct Workspace {
-    factors: Vec<Vec<f64>>,
-    lam: Vec<f64>,
-    tmp: Vec<f64>,
-    a: Vec<f64>,
-    rzx: Vec<f64>,
-    cu: Vec<f64>,
-    /// X'X - R_ZX' R_ZX, then its Cholesky factor R_X: [p, p].
-    s: Vec<f64>,
-    t: Vec<f64>,
-    c_beta: Vec<f64>,
+    factors: Vec<DMatrix<f64>>,
+    blocks: Vec<BlockWork>,
+    /// X'X - R_ZX' R_ZX, then its Cholesky factor R_X': [p, p].
+    s: DMatrix<f64>,
+    t: DVector<f64>,
+    c_beta: DVector<f64>,
     r2: f64,
 }
 
 impl Workspace {
     fn new(model: &Model) -> Workspace {
-        let m = model.blocks.iter().map(|b| b.m).max().unwrap_or(0);
         let p = model.p;
         Workspace {
-            factors: vec![Vec::new(); model.terms.len()],
-            lam: vec![0.0; m * m],
-            tmp: vec![0.0; m * m],
-            a: vec![0.0; m * m],
-            rzx: vec![0.0; m * p],
-            cu: vec![0.0; m],
-            s: vec![0.0; p * p],
-            t: vec![0.0; p],
-            c_beta: vec![0.0; p],
+            factors: model
+                .terms
+                .iter()
+                .map(|t| DMatrix::zeros(t.q(), t.q()))
+                .collect(),
+            blocks: model
+                .blocks
+                .iter()
+                .map(|b| {
+                    let (m, c) = (b.m, b.cols.len());
+                    BlockWork {
+                        lam: DMatrix::zeros(m, m),
+                        tmp: DMatrix::zeros(m, m),
+                        a: DMatrix::zeros(m, m),
+                        rzx: DMatrix::zeros(m, c),
+                        cu: DVector::zeros(m),
+                        cross: DMatrix::zeros(c, c),
+                        rzx_cu: DVector::zeros(c),
+                    }
+                })
+                .collect(),
+            s: DMatrix::zeros(p, p),
+            t: DVector::zeros(p),
+            c_beta: DVector::zeros(p),
             r2: 0.0,
         }
     }
 
     /// beta = R_X'^-1 c_beta, after a successful evaluation.
-    fn fixed_effects(&self, p: usize) -> Vec<f64> {
+    fn fixed_effects(&self) -> Vec<f64> {
         let mut beta = self.c_beta.clone();
-        back_solve_transposed(&self.s, p, &mut beta);
-        beta
-    }
-}
-
-/// out += a b' for vectors of length p.
-fn add_outer(out: &mut [f64], p: usize, a: &[f64], b: &[f64]) {
-    for (i, &ai) in a.iter().enumerate() {
-        if ai != 0.0 {
-            for (o, &bj) in out[i * p..(i + 1) * p].iter_mut().zip(b) {
-                *o += ai * bj;
-            }
-        }
+        self.s.tr_solve_lower_triangular_unchecked_mut(&mut beta);
+        beta.as_slice().to_vec()
     }
 }
 

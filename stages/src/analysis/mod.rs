@@ -13,8 +13,11 @@
 //! * per dataset, the sources' variance components ([`components`]).
 //!
 //! The fitter ([`mixed`]) is lme4's profiled REML over the relative
-//! covariance factors, optimised by our Nelder-Mead ([`nelder_mead`]);
-//! references from lme4 live in tests/reference/analysis/.
+//! covariance factors (nalgebra for the linear algebra), optimised by
+//! argmin's Nelder-Mead with restarts; references from lme4 live in
+//! tests/reference/analysis/. Fixed effects that are not estimable are
+//! dropped with a warning (in `fit` and the node's `warnings`), as lme4
+//! does.
 //!
 //! Outputs (fixed schemas, read by the report):
 //!
@@ -37,10 +40,8 @@ pub mod design;
 
 pub mod bootstrap;
 pub mod components;
-pub mod dense;
 pub mod mixed;
 pub mod models;
-pub mod nelder_mead;
 pub mod normal;
 pub mod scores;
 pub mod stage;

@@ -4,8 +4,19 @@
 //! which is what the paper ran. Computed on the CPU in float32, the dtype
 //! of the representations: libtorch (tch) does the matrix products, the
 //! backward pass is written out as scikit-learn's `_backprop` is, and the
-//! Adam update is one fused pass over plain buffers (about half the time
-//! per step of autograd plus an Adam made of tensor operations).
+//! Adam update is one fused pass (about half the time per step of
+//! autograd plus an Adam made of tensor operations). A step copies no
+//! parameters and allocates no buffers: libtorch writes its products into
+//! buffers made once per training, and the loss, the ReLU masks and Adam
+//! work on the same buffers in place.
+//!
+//! Threads: every product and weight update of a step is cut into two
+//! fixed halves run as rayon tasks ([`both`]). While every core has a
+//! repeat of its own, each thread runs its halves in turn; a core left
+//! idle (fewer repeats left than cores) takes halves of the repeats still
+//! running ([`super::probe::probe_repeats`] keeps it from falling
+//! asleep). The halves depend on the shapes only, so the results do not
+//! depend on the number of threads (tested).
 //!
 //! scikit-learn's conventions, reproduced (checked against scikit-learn
 //! 1.9 in `tests/reference/evaluate/`):
@@ -33,7 +44,7 @@
 //! come from our own seeded stream, never libtorch's global generator, so
 //! concurrent stages cannot disturb each other's results.
 
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 use thiserror::Error;
 
 use crate::synth::rng::Rng;
@@ -142,13 +153,14 @@ pub struct Training {
     pub stopped_early: bool,
 }
 
-/// One fully connected layer: `w: [fan_in, fan_out]` row-major, `b:
-/// [fan_out]`, with Adam's moment estimates beside them.
+/// One fully connected layer: `w: [fan_in, fan_out]` and `b: [fan_out]`,
+/// contiguous float32 CPU tensors that libtorch multiplies and Adam
+/// updates in place (see [`values_mut`]), with Adam's moment estimates.
 struct Layer {
     fan_in: usize,
     fan_out: usize,
-    w: Vec<f32>,
-    b: Vec<f32>,
+    w: Tensor,
+    b: Tensor,
     adam_w: Moments,
     adam_b: Moments,
 }
@@ -168,11 +180,46 @@ impl Moments {
     }
 }
 
-/// A multi-layer perceptron with ReLU hidden units. Parameters live in
-/// plain buffers: libtorch does the matrix products of each step, the
-/// parameter update is one fused pass here (see [`adam_update`]).
+/// A multi-layer perceptron with ReLU hidden units.
 pub struct Mlp {
     layers: Vec<Layer>,
+}
+
+/// The buffers of one training run, allocated once so that a step
+/// allocates none: the batch's features `x: [batch, d]`, each layer's
+/// activations and deltas `[batch, fan_out]` (a shorter last batch uses
+/// their first rows) and gradients `dw: [fan_in, fan_out]`, `db:
+/// [fan_out]`.
+struct Workspace {
+    x: Tensor,
+    activations: Vec<Tensor>,
+    deltas: Vec<Tensor>,
+    dw: Vec<Tensor>,
+    db: Vec<Vec<f32>>,
+}
+
+/// Views of a workspace for the batches of one size, made once per size
+/// (a view costs about a microsecond; a step needs fifty).
+struct Views {
+    layers: Vec<LayerViews>,
+}
+
+/// The two halves (see [`halves`]) of each product of one layer's step:
+/// `forward` = [input rows, output rows, w, b]; `dw` = [input columns
+/// transposed, delta, dw rows]; `below` (not for the first layer) = [delta
+/// rows, w transposed, delta rows below, input rows]. `delta` is the
+/// layer's whole delta.
+struct LayerViews {
+    forward: [[Tensor; 4]; 2],
+    dw: [[Tensor; 3]; 2],
+    below: Option<[[Tensor; 4]; 2]>,
+    delta: Tensor,
+}
+
+/// The checked training targets: class indices, or values in float32.
+enum Truth<'a> {
+    Classes(&'a [usize]),
+    Values(Vec<f32>),
 }
 
 impl Mlp {
@@ -190,7 +237,7 @@ impl Mlp {
                 };
                 let w = draw(fan_in * fan_out);
                 let b = draw(fan_out);
-                Layer::new(w, b, fan_in, fan_out)
+                Layer::new(&w, &b, fan_in, fan_out)
             })
             .collect();
         Mlp { layers }
@@ -221,36 +268,9 @@ impl Mlp {
                     b.len()
                 )));
             }
-            layers.push(Layer::new(w.clone(), b.clone(), pair[0], pair[1]));
+            layers.push(Layer::new(w, b, pair[0], pair[1]));
         }
         Ok(Mlp { layers })
-    }
-
-    /// The layers' parameters as tensors: `([fan_in, fan_out], [fan_out])`.
-    fn tensors(&self) -> Vec<(Tensor, Tensor)> {
-        self.layers
-            .iter()
-            .map(|l| {
-                (
-                    Tensor::from_slice(&l.w).view([l.fan_in as i64, l.fan_out as i64]),
-                    Tensor::from_slice(&l.b),
-                )
-            })
-            .collect()
-    }
-
-    /// The activations of every layer for `x`: `[x, hidden.., output]`,
-    /// the output before the softmax (or the regression output).
-    fn forward(params: &[(Tensor, Tensor)], x: &Tensor) -> Vec<Tensor> {
-        let mut activations = vec![x.shallow_clone()];
-        for (k, (w, b)) in params.iter().enumerate() {
-            let mut z = b.addmm(&activations[k], w);
-            if k + 1 < params.len() {
-                let _ = z.relu_();
-            }
-            activations.push(z);
-        }
-        activations
     }
 
     /// Trains on `x: [n, d]` (row-major) and `target` (n entries).
@@ -272,12 +292,17 @@ impl Mlp {
                 target.outputs()
             )));
         }
-        let _guard = tch::no_grad_guard();
-        let x = Tensor::from_slice(x).view([n as i64, d as i64]);
-        let y = target_tensor(target)?;
+        let truth = truth(target)?;
         let batch = config.max_batch.min(n);
+        let mut work = Workspace::new(&self.layers, batch, d);
+        // Every batch has `batch` rows but a shorter last one.
+        let views: Vec<Views> = [batch, n % batch]
+            .into_iter()
+            .filter(|&rows| rows > 0)
+            .map(|rows| Views::new(&self.layers, &work, rows))
+            .collect();
         let mut rng = Rng::derive(config.seed, &["evaluate/mlp-batches"]);
-        let mut order: Vec<i64> = (0..n as i64).collect();
+        let mut order: Vec<usize> = (0..n).collect();
         let mut step = 0i32;
         let mut squares = self.weight_squares();
         let mut best = f64::INFINITY;
@@ -289,16 +314,14 @@ impl Mlp {
             }
             let mut total = 0.0;
             for chunk in order.chunks(batch) {
-                let index = Tensor::from_slice(chunk);
                 let b = chunk.len() as f64;
-                let (data_loss, grads) = self.gradients(
-                    &x.index_select(0, &index),
-                    &y.index_select(0, &index),
-                    target,
-                )?;
-                total += (data_loss + 0.5 * config.alpha * squares / b) * b;
                 step += 1;
-                squares = self.adam_step(&grads, step, config.learning_rate, config.alpha / b);
+                let adam = Adam::new(step, config.learning_rate, config.alpha / b);
+                work.gather(x, d, chunk);
+                let views = &views[usize::from(chunk.len() < batch)];
+                let (data_loss, next_squares) = self.step(&mut work, views, chunk, &truth, adam);
+                total += (data_loss + 0.5 * config.alpha * squares / b) * b;
+                squares = next_squares;
             }
             let epoch_loss = total / n as f64;
             if !epoch_loss.is_finite() {
@@ -328,66 +351,64 @@ impl Mlp {
         })
     }
 
-    /// The batch's mean data loss and, per layer, the gradients of the
-    /// summed-then-averaged data loss: `(dW: [fan_in * fan_out], db)`.
+    /// One training step on the batch `rows` (gathered into `work.x`):
+    /// the forward pass, then from the output layer down each layer's
+    /// gradients of the batch's averaged data loss and its Adam update
+    /// (while its buffers are still in the cache). Returns that loss and
+    /// sum |W|^2 after the update (the next batch's penalty).
     /// Backpropagation by hand, as scikit-learn's `_backprop`: the output
     /// delta is (softmax - onehot) / b or (output - y) / b, and a hidden
-    /// delta is masked by the ReLU's derivative, sign(activation).
-    #[allow(clippy::type_complexity)]
-    fn gradients(
-        &self,
-        x: &Tensor,
-        y: &Tensor,
-        target: &Target,
-    ) -> Result<(f64, Vec<(Vec<f32>, Vec<f32>)>), MlpError> {
-        let params = self.tensors();
-        let activations = Mlp::forward(&params, x);
-        let out = &activations[params.len()];
-        let b = x.size()[0] as f64;
-        let (loss, mut delta) = match target {
-            Target::Classes { n_classes, .. } => {
-                let log_p = out.log_softmax(1, Kind::Float);
-                let loss = -log_p
-                    .gather(1, &y.unsqueeze(1), false)
-                    .mean(Kind::Float)
-                    .double_value(&[]);
-                let onehot = y.one_hot(*n_classes as i64).to_kind(Kind::Float);
-                (loss, (log_p.exp() - onehot) / b)
-            }
-            Target::Values(_) => {
-                let diff = out - y.unsqueeze(1);
-                let loss = 0.5 * diff.square().mean(Kind::Float).double_value(&[]);
-                (loss, diff / b)
-            }
-        };
-        let mut grads = Vec::with_capacity(params.len());
-        for k in (0..params.len()).rev() {
-            let dw = activations[k].tr().mm(&delta);
-            let db = delta.sum_dim_intlist([0i64].as_slice(), false, Kind::Float);
-            if k > 0 {
-                delta = delta.mm(&params[k].0.tr()) * activations[k].sign();
-            }
-            grads.push((host(&dw)?, host(&db)?));
+    /// delta is zeroed where the unit's activation is zero (the ReLU's
+    /// derivative); a layer's update waits for the delta below, which
+    /// needs its weights before the update.
+    fn step(
+        &mut self,
+        work: &mut Workspace,
+        views: &Views,
+        rows: &[usize],
+        truth: &Truth,
+        adam: Adam,
+    ) -> (f64, f64) {
+        let last = self.layers.len() - 1;
+        for (k, layer) in views.layers.iter().enumerate() {
+            let hidden = k < last;
+            halves(&layer.forward, |[input, mut out, w, b]| {
+                let _ = b.addmm_out(&out, &input, &w);
+                if hidden {
+                    let _ = out.relu_();
+                }
+            });
         }
-        grads.reverse();
-        Ok((loss, grads))
-    }
-
-    /// One Adam step on every parameter, the L2 term's gradient (`l2 *
-    /// W`, l2 = alpha / b) added to the weights'. Returns sum |W|^2 after
-    /// the step (the next batch's penalty).
-    fn adam_step(&mut self, grads: &[(Vec<f32>, Vec<f32>)], step: i32, lr: f64, l2: f64) -> f64 {
-        let rate = (lr * (1.0 - BETA2.powi(step)).sqrt() / (1.0 - BETA1.powi(step))) as f32;
+        let width = self.layers[last].fan_out;
+        let out = &values(&work.activations[last])[..rows.len() * width];
+        let delta = &mut values_mut(&mut work.deltas[last])[..rows.len() * width];
+        let loss = output_delta(out, delta, width, rows, truth);
         let mut squares = 0.0;
-        for (layer, (dw, db)) in self.layers.iter_mut().zip(grads) {
-            squares += adam_update(&mut layer.w, dw, &mut layer.adam_w, rate, l2 as f32);
-            adam_update(&mut layer.b, db, &mut layer.adam_b, rate, 0.0);
+        for (k, layer) in self.layers.iter_mut().enumerate().rev() {
+            let view = &views.layers[k];
+            halves(&view.dw, |[input_t, delta, dw]| {
+                let _ = input_t.mm_out(&dw, &delta);
+            });
+            column_sums(values(&view.delta), layer.fan_out, &mut work.db[k]);
+            if let Some(below) = &view.below {
+                halves(below, |[delta, w_t, mut below, input]| {
+                    let _ = delta.mm_out(&below, &w_t);
+                    for (d, &a) in values_mut(&mut below).iter_mut().zip(values(&input)) {
+                        // A select, not a branch, so that it vectorises.
+                        *d = if a == 0.0 { 0.0 } else { *d };
+                    }
+                });
+            }
+            squares += layer.update(&work.dw[k], &work.db[k], adam);
         }
-        squares
+        (loss, squares)
     }
 
     fn weight_squares(&self) -> f64 {
-        self.layers.iter().map(|l| sum_of_squares(&l.w)).sum()
+        self.layers
+            .iter()
+            .map(|l| sum_of_squares(values(&l.w)))
+            .sum()
     }
 
     fn check_input(&self, x: &[f32], n: usize) -> Result<(usize, usize), MlpError> {
@@ -404,15 +425,15 @@ impl Mlp {
     /// The network's outputs for `x: [n, d]`: `[n, out]` row-major.
     fn outputs(&self, x: &[f32], n: usize) -> Result<(Vec<f32>, usize), MlpError> {
         let (n, d) = self.check_input(x, n)?;
-        let _guard = tch::no_grad_guard();
-        let params = self.tensors();
-        let mut activations =
-            Mlp::forward(&params, &Tensor::from_slice(x).view([n as i64, d as i64]));
-        let out = activations
-            .pop()
-            .unwrap_or_else(|| Tensor::zeros([0, 0], (Kind::Float, tch::Device::Cpu)));
-        let width = out.size().get(1).copied().unwrap_or(0) as usize;
-        Ok((host(&out)?, width))
+        let mut a = Tensor::from_slice(x).view([n as i64, d as i64]);
+        for (k, layer) in self.layers.iter().enumerate() {
+            a = layer.b.addmm(&a, &layer.w);
+            if k + 1 < self.layers.len() {
+                let _ = a.relu_();
+            }
+        }
+        let width = self.layers.last().map_or(d, |l| l.fan_out);
+        Ok((values(&a).to_vec(), width))
     }
 
     /// The most probable class of each of the `n` samples of `x`.
@@ -440,6 +461,180 @@ impl Mlp {
     }
 }
 
+impl Workspace {
+    fn new(layers: &[Layer], batch: usize, d: usize) -> Workspace {
+        let zeros = |rows: usize, cols: usize| {
+            Tensor::zeros([rows as i64, cols as i64], (Kind::Float, Device::Cpu))
+        };
+        Workspace {
+            x: zeros(batch, d),
+            activations: layers.iter().map(|l| zeros(batch, l.fan_out)).collect(),
+            deltas: layers.iter().map(|l| zeros(batch, l.fan_out)).collect(),
+            dw: layers.iter().map(|l| zeros(l.fan_in, l.fan_out)).collect(),
+            db: layers.iter().map(|l| vec![0.0; l.fan_out]).collect(),
+        }
+    }
+
+    /// The rows `rows` of `x: [n, d]` into the first rows of `self.x`.
+    fn gather(&mut self, x: &[f32], d: usize, rows: &[usize]) {
+        for (to, &row) in values_mut(&mut self.x).chunks_exact_mut(d).zip(rows) {
+            to.copy_from_slice(&x[row * d..(row + 1) * d]);
+        }
+    }
+
+    /// The input of layer `k`: the features or the activations below.
+    fn input(&self, k: usize) -> &Tensor {
+        match k {
+            0 => &self.x,
+            _ => &self.activations[k - 1],
+        }
+    }
+}
+
+impl Views {
+    fn new(layers: &[Layer], work: &Workspace, rows: usize) -> Views {
+        let n = rows as i64;
+        let layers = layers
+            .iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                let input = work.input(k).narrow(0, 0, n);
+                let delta = work.deltas[k].narrow(0, 0, n);
+                let [i0, i1] = cut(&input, 0);
+                let [o0, o1] = cut(&work.activations[k].narrow(0, 0, n), 0);
+                let [c0, c1] = cut(&input, 1);
+                let [g0, g1] = cut(&work.dw[k], 0);
+                let [d0, d1] = cut(&delta, 0);
+                let (w, b) = (&layer.w, &layer.b);
+                let below = (k > 0).then(|| {
+                    let [l0, l1] = cut(&work.deltas[k - 1].narrow(0, 0, n), 0);
+                    [
+                        [d0.shallow_clone(), w.tr(), l0, i0.shallow_clone()],
+                        [d1, w.tr(), l1, i1.shallow_clone()],
+                    ]
+                });
+                LayerViews {
+                    forward: [
+                        [i0, o0, w.shallow_clone(), b.shallow_clone()],
+                        [i1, o1, w.shallow_clone(), b.shallow_clone()],
+                    ],
+                    dw: [
+                        [c0.tr(), delta.shallow_clone(), g0],
+                        [c1.tr(), delta.shallow_clone(), g1],
+                    ],
+                    below,
+                    delta,
+                }
+            })
+            .collect();
+        Views { layers }
+    }
+}
+
+/// `t` cut in two halves along `dim`, at half its size.
+fn cut(t: &Tensor, dim: i64) -> [Tensor; 2] {
+    let n = t.size()[dim as usize];
+    [t.narrow(dim, 0, n / 2), t.narrow(dim, n / 2, n - n / 2)]
+}
+
+/// The batch's mean data loss from the output layer's values `out: [b,
+/// width]`, and the output delta written into `delta: [b, width]`.
+fn output_delta(
+    out: &[f32],
+    delta: &mut [f32],
+    width: usize,
+    rows: &[usize],
+    truth: &Truth,
+) -> f64 {
+    let b = rows.len() as f32;
+    let mut loss = 0.0;
+    match truth {
+        Truth::Classes(of_sample) => {
+            let samples = out.chunks_exact(width).zip(delta.chunks_exact_mut(width));
+            for ((z, delta), &row) in samples.zip(rows) {
+                let class = of_sample[row];
+                let max = z.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+                let mut sum = 0.0f32;
+                for (e, &v) in delta.iter_mut().zip(z) {
+                    *e = (v - max).exp();
+                    sum += *e;
+                }
+                loss -= f64::from(z[class] - max - sum.ln());
+                for (j, p) in delta.iter_mut().enumerate() {
+                    let hit = if j == class { 1.0 } else { 0.0 };
+                    *p = (*p / sum - hit) / b;
+                }
+            }
+            loss / f64::from(b)
+        }
+        Truth::Values(values) => {
+            for ((&o, d), &row) in out.iter().zip(delta).zip(rows) {
+                let diff = o - values[row];
+                loss += f64::from(diff * diff);
+                *d = diff / b;
+            }
+            0.5 * loss / f64::from(b)
+        }
+    }
+}
+
+/// Runs `work` on two pieces of one computation as two rayon tasks: in a
+/// busy pool this thread runs both in turn, while an idle core takes the
+/// second (so the last repeat of an evaluation gets every core). Outside
+/// a rayon pool, in turn here: a hop into the pool for every piece would
+/// cost more than it saves. The pieces do not depend on the number of
+/// threads, so neither do the results.
+fn both<T: Send, R: Send>(first: T, second: T, work: impl Fn(T) -> R + Sync) -> (R, R) {
+    if rayon::current_thread_index().is_some() {
+        rayon::join(|| work(first), || work(second))
+    } else {
+        (work(first), work(second))
+    }
+}
+
+/// [`both`] on the two halves of a product, each a set of views (see
+/// [`LayerViews`]); a `Tensor` may move to another thread but not be
+/// shared with one, hence the handles made here.
+fn halves<const N: usize>(views: &[[Tensor; N]; 2], work: impl Fn([Tensor; N]) + Sync) {
+    let [first, second] = views
+        .each_ref()
+        .map(|half| half.each_ref().map(Tensor::shallow_clone));
+    both(first, second, work);
+}
+
+/// The values of a contiguous float32 CPU tensor in place, without a copy:
+/// the loss, the ReLU masks and Adam work on the buffers libtorch uses.
+fn values(t: &Tensor) -> &[f32] {
+    match plain_len(t) {
+        0 => &[],
+        // SAFETY: `t` is a contiguous float32 CPU tensor (`plain_len`), so
+        // `data_ptr` points at `n` initialised, aligned floats. The slice
+        // borrows `t`; this module writes a buffer only through
+        // `values_mut` or libtorch calls made while no slice of it lives.
+        n => unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, n) },
+    }
+}
+
+/// [`values`], writable.
+fn values_mut(t: &mut Tensor) -> &mut [f32] {
+    match plain_len(t) {
+        0 => &mut [],
+        // SAFETY: as in `values`; the slice borrows `t` mutably, and no
+        // other view of the same values is used while it lives.
+        n => unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) },
+    }
+}
+
+/// The number of values of `t`, which must be a contiguous float32 CPU
+/// tensor (every tensor of this module is).
+fn plain_len(t: &Tensor) -> usize {
+    assert!(
+        t.kind() == Kind::Float && t.device() == Device::Cpu && t.is_contiguous(),
+        "the MLP's buffers are contiguous float32 CPU tensors"
+    );
+    t.numel()
+}
+
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f32 = 1e-8;
@@ -447,9 +642,16 @@ const EPS: f32 = 1e-8;
 /// scikit-learn's Adam on one array, fused into one pass: g = grad + l2 *
 /// p; m and v moving averages; p -= rate * m / (sqrt(v) + eps), with the
 /// bias correction folded into `rate`. Returns sum p^2 after the update.
-fn adam_update(p: &mut [f32], grad: &[f32], state: &mut Moments, rate: f32, l2: f32) -> f64 {
+fn adam_update(
+    p: &mut [f32],
+    grad: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    rate: f32,
+    l2: f32,
+) -> f64 {
     let (b1, b2) = (BETA1 as f32, BETA2 as f32);
-    for (((p, &g), m), v) in p.iter_mut().zip(grad).zip(&mut state.m).zip(&mut state.v) {
+    for (((p, &g), m), v) in p.iter_mut().zip(grad).zip(m).zip(v) {
         let g = g + l2 * *p;
         *m = b1 * *m + (1.0 - b1) * g;
         *v = b2 * *v + (1.0 - b2) * g * g;
@@ -476,41 +678,88 @@ fn sum_of_squares(p: &[f32]) -> f64 {
     lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
 }
 
-/// A tensor's values, copied out (row-major).
-fn host(t: &Tensor) -> Result<Vec<f32>, MlpError> {
-    Vec::<f32>::try_from(t.contiguous().view([-1])).map_err(|e| MlpError::Shape(e.to_string()))
-}
-
-impl Layer {
-    fn new(w: Vec<f32>, b: Vec<f32>, fan_in: usize, fan_out: usize) -> Layer {
-        Layer {
-            fan_in,
-            fan_out,
-            adam_w: Moments::new(w.len()),
-            adam_b: Moments::new(b.len()),
-            w,
-            b,
+/// The column sums of `delta: [b, width]` into `sums: [width]`.
+fn column_sums(delta: &[f32], width: usize, sums: &mut [f32]) {
+    sums.fill(0.0);
+    for row in delta.chunks_exact(width) {
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s += v;
         }
     }
 }
 
-fn target_tensor(target: &Target) -> Result<Tensor, MlpError> {
-    match target {
+/// The settings of one Adam step: the step size with scikit-learn's bias
+/// correction folded in, and the L2 term's factor (alpha / b).
+#[derive(Clone, Copy)]
+struct Adam {
+    rate: f32,
+    l2: f32,
+}
+
+impl Adam {
+    fn new(step: i32, lr: f64, l2: f64) -> Adam {
+        let rate = lr * (1.0 - BETA2.powi(step)).sqrt() / (1.0 - BETA1.powi(step));
+        Adam {
+            rate: rate as f32,
+            l2: l2 as f32,
+        }
+    }
+}
+
+impl Layer {
+    /// One Adam step on the layer's parameters given their gradients, the
+    /// L2 term's gradient (`l2 * W`) added to the weights'. Returns sum
+    /// |W|^2 after the step.
+    fn update(&mut self, dw: &Tensor, db: &[f32], adam: Adam) -> f64 {
+        let w = values_mut(&mut self.w);
+        let half = w.len() / 2;
+        let (w, g) = (w.split_at_mut(half), values(dw).split_at(half));
+        let (m, v) = (
+            self.adam_w.m.split_at_mut(half),
+            self.adam_w.v.split_at_mut(half),
+        );
+        let (first, second) = both(
+            (w.0, g.0, m.0, v.0),
+            (w.1, g.1, m.1, v.1),
+            |(w, g, m, v)| adam_update(w, g, m, v, adam.rate, adam.l2),
+        );
+        let b = values_mut(&mut self.b);
+        adam_update(
+            b,
+            db,
+            &mut self.adam_b.m,
+            &mut self.adam_b.v,
+            adam.rate,
+            0.0,
+        );
+        first + second
+    }
+
+    fn new(w: &[f32], b: &[f32], fan_in: usize, fan_out: usize) -> Layer {
+        Layer {
+            fan_in,
+            fan_out,
+            w: Tensor::from_slice(w).view([fan_in as i64, fan_out as i64]),
+            b: Tensor::from_slice(b),
+            adam_w: Moments::new(w.len()),
+            adam_b: Moments::new(b.len()),
+        }
+    }
+}
+
+fn truth<'a>(target: &Target<'a>) -> Result<Truth<'a>, MlpError> {
+    match *target {
         Target::Classes {
             of_sample,
             n_classes,
         } => {
-            let mut labels = Vec::with_capacity(of_sample.len());
-            for (sample, &class) in of_sample.iter().enumerate() {
-                if class >= *n_classes {
-                    return Err(MlpError::Target {
-                        sample,
-                        what: format!("class {class} of {n_classes}"),
-                    });
-                }
-                labels.push(class as i64);
+            if let Some(sample) = of_sample.iter().position(|&c| c >= n_classes) {
+                return Err(MlpError::Target {
+                    sample,
+                    what: format!("class {} of {n_classes}", of_sample[sample]),
+                });
             }
-            Ok(Tensor::from_slice(&labels))
+            Ok(Truth::Classes(of_sample))
         }
         Target::Values(values) => {
             if let Some(sample) = values.iter().position(|v| !v.is_finite()) {
@@ -519,8 +768,7 @@ fn target_tensor(target: &Target) -> Result<Tensor, MlpError> {
                     what: format!("value {} is not finite", values[sample]),
                 });
             }
-            let as_f32: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-            Ok(Tensor::from_slice(&as_f32))
+            Ok(Truth::Values(values.iter().map(|&v| v as f32).collect()))
         }
     }
 }

@@ -35,9 +35,11 @@
 //! split and differ only in the model's seed. Results do not depend on
 //! which stages run beside them: no global random state is used.
 //!
-//! Threads: `evaluate` runs its repeats concurrently on the rayon pool, and
-//! each repeat's matrix products use libtorch's intra-op threads (default:
-//! one per core). The scores are the same for any number of rayon threads.
+//! Threads: `evaluate` runs its repeats concurrently on the rayon pool;
+//! within a repeat, each step's products and updates are cut in two halves
+//! that a core left idle can take ([`mlp`]), and each product uses
+//! libtorch's intra-op threads (default: one per core). The scores are the
+//! same for any number of rayon threads.
 
 pub mod coldstart;
 pub mod dataset;

@@ -58,8 +58,10 @@ impl Stage for Evaluate {
     fn name(&self) -> &'static str {
         "evaluate"
     }
+    /// 2: the copy-free probe step (softmax, deltas and sums computed in
+    /// place) changes the scores' last bits.
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &'static str {
         "Scores a representation on a target dataset with the MLP probe \

@@ -6,6 +6,15 @@
 //! from the usual `AWS_*` variables, plain-http endpoints allowed), `file://`
 //! or a path relative to pipeline.yaml's directory.
 //!
+//! Optional input `files`: a node whose output files hold the audio (the
+//! bundled corpus's `synth_audio`, which may not write outside the store).
+//! When it is connected, a relative path (plain or after `file://`) is the
+//! name of one of that node's files instead of a path on disk, read through
+//! the engine and checked against the manifest's checksums like any other
+//! source; a name the node does not have is a failure of that track. As the
+//! store is content-addressed, the copy under `audio/<track_id>` takes no
+//! extra space.
+//!
 //! Outputs:
 //! - `audio/<track_id>`: the bytes of each track fetched, emitted as soon as
 //!   they arrive;
@@ -42,7 +51,7 @@ use sha2::Digest;
 use super::cache::DownloadCache;
 use super::journal::Journal;
 use super::retry::Policy;
-use super::source::{Fetcher, Source};
+use super::source::{Base, Fetcher, Source};
 use super::{optional_text_column, summarise, text_column};
 use crate::api::*;
 
@@ -191,7 +200,7 @@ struct Work<'a> {
     fetcher: &'a Fetcher,
     policy: Policy,
     cache: Option<&'a DownloadCache>,
-    base_dir: &'a std::path::Path,
+    base: Base<'a>,
 }
 
 impl Work<'_> {
@@ -204,7 +213,7 @@ impl Work<'_> {
                 return Ok(Outcome::Fetched(earlier.clone(), How::Resumed));
             }
         }
-        let source = match Source::parse(&track.uri, self.base_dir) {
+        let source = match Source::parse(&track.uri, self.base) {
             Ok(source) => source,
             Err(e) => return Ok(Outcome::Failed(e)),
         };
@@ -257,8 +266,9 @@ impl Stage for Fetch {
         1
     }
     fn doc(&self) -> &'static str {
-        "Fetches every track of a manifest (http(s)://, s3://, file:// or a path): retries with \
-         backoff, timeouts, checksums; outputs audio/<track_id>, `fetched` and `failures`."
+        "Fetches every track of a manifest (http(s)://, s3://, file://, a path, or a file of the \
+         optional `files` input): retries with backoff, timeouts, checksums; outputs \
+         audio/<track_id>, `fetched` and `failures`."
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[
@@ -295,17 +305,33 @@ impl Stage for Fetch {
         ]
     }
     fn inputs(&self) -> &'static [InputSpec] {
-        &[InputSpec {
-            name: "tracks",
-            many: false,
-            doc: "a track manifest: track_id, uri, optional blake3 / sha256",
-        }]
+        &[
+            InputSpec {
+                name: "tracks",
+                many: false,
+                doc: "a track manifest: track_id, uri, optional blake3 / sha256",
+            },
+            InputSpec {
+                name: "files",
+                many: false,
+                doc: "optional: a node whose output files relative-path URIs name",
+            },
+        ]
+    }
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &["files"]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let settings = settings(ctx.params)?;
         let tracks = manifest(&ctx.input_table("tracks", "table")?)?;
         let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
-        let fetcher = Fetcher::new(settings.timeout, settings.jobs).map_err(StageError::Data)?;
+        let mut fetcher =
+            Fetcher::new(settings.timeout, settings.jobs).map_err(StageError::Data)?;
+        let mut base = Base::Dir(ctx.base_dir);
+        if ctx.inputs.contains_key("files") {
+            fetcher = fetcher.with_node_files(ctx.input("files")?.clone());
+            base = Base::NodeFiles;
+        }
         let cache = DownloadCache::open(ctx.base_dir);
         let work = Work {
             tracks: &tracks,
@@ -314,7 +340,7 @@ impl Stage for Fetch {
             fetcher: &fetcher,
             policy: settings.policy,
             cache: cache.as_ref(),
-            base_dir: ctx.base_dir,
+            base,
         };
         ctx.progress.set_total(tracks.len() as u64);
         let outcomes = run_workers(&work, settings.jobs, ctx.progress);
@@ -441,9 +467,8 @@ fn report(
 }
 
 /// The `fetched` table that `mel` reads: (track_id, uri, blake3, size) per
-/// stored `audio/<track_id>` file. Whatever stores audio (fetch, synth)
-/// describes it with this table.
-pub fn fetched_table<'a>(
+/// stored `audio/<track_id>` file.
+fn fetched_table<'a>(
     rows: impl Iterator<Item = (&'a str, &'a str, &'a str, u64)>,
 ) -> Result<RecordBatch, StageError> {
     let rows: Vec<_> = rows.collect();
@@ -464,7 +489,7 @@ pub fn fetched_table<'a>(
 }
 
 /// The `failures` table: (track_id, uri, error) per track not stored.
-pub fn failures_table<'a>(
+fn failures_table<'a>(
     rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
 ) -> Result<RecordBatch, StageError> {
     let rows: Vec<_> = rows.collect();
@@ -523,9 +548,23 @@ mod tests {
         sink: &MemorySink,
         max_failure_fraction: f64,
     ) -> Result<Outputs, StageError> {
+        run_with_files(dir, table, None, sink, max_failure_fraction)
+    }
+
+    /// As [`run`], with `files` on the `files` input when given.
+    fn run_with_files(
+        dir: &std::path::Path,
+        table: RecordBatch,
+        files: Option<MemoryFiles>,
+        sink: &MemorySink,
+        max_failure_fraction: f64,
+    ) -> Result<Outputs, StageError> {
         let mut upstream = MemoryFiles::default();
         upstream.tables.insert("table".into(), table);
-        let inputs = BTreeMap::from([("tracks".to_string(), upstream.upstream("manifest"))]);
+        let mut inputs = BTreeMap::from([("tracks".to_string(), upstream.upstream("manifest"))]);
+        if let Some(files) = files {
+            inputs.insert("files".to_string(), files.upstream("corpus"));
+        }
         let params = params(max_failure_fraction);
         let files = BTreeMap::new();
         let ctx = StageContext {
@@ -607,6 +646,52 @@ mod tests {
         let again = run(dir.path(), t, &sink, 1.0).unwrap();
         assert_eq!(again.metadata["resumed"], 2);
         assert_eq!(column(&table(&again, "fetched"), "track_id"), ["t1", "t2"]);
+    }
+
+    #[test]
+    fn relative_uris_name_the_files_of_the_files_input() {
+        // A file on disk with a stored file's name: with a `files` input,
+        // the node's file is read, never the disk's.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("audio")).unwrap();
+        std::fs::write(dir.path().join("audio/t1.wav"), b"disk").unwrap();
+        std::fs::write(dir.path().join("abs.wav"), b"abs").unwrap();
+        let mut files = MemoryFiles::default();
+        files.bytes.insert("audio/t1.wav".into(), b"one".to_vec());
+        files.bytes.insert("audio/t3.wav".into(), b"three".to_vec());
+        let one = blake3::hash(b"one").to_hex().to_string();
+        let wrong = blake3::hash(b"other").to_hex().to_string();
+        let abs = dir.path().join("abs.wav").display().to_string();
+        let t = manifest_table(&[
+            ("t1", "audio/t1.wav", Some(&one)),
+            ("t2", "audio/t2.wav", None),
+            ("t3", "audio/t3.wav", Some(&wrong)),
+            ("t4", &abs, None),
+        ]);
+        let sink = MemorySink::default();
+        let out = run_with_files(dir.path(), t.clone(), Some(files), &sink, 1.0).unwrap();
+        let fetched = table(&out, "fetched");
+        assert_eq!(column(&fetched, "track_id"), ["t1", "t4"]);
+        assert_eq!(column(&fetched, "blake3")[0], one);
+        assert_eq!(sink.bytes("audio/t1"), b"one");
+        assert_eq!(sink.bytes("audio/t4"), b"abs");
+        let failures = table(&out, "failures");
+        assert_eq!(column(&failures, "track_id"), ["t2", "t3"]);
+        let errors = column(&failures, "error");
+        assert_eq!(errors[0], "node `corpus` has no file `audio/t2.wav`");
+        assert!(errors[1].starts_with("blake3 mismatch"), "{}", errors[1]);
+        assert!(!sink.has("audio/t2") && !sink.has("audio/t3"));
+
+        // Without a `files` input the same manifest reads the disk.
+        let sink = MemorySink::default();
+        let out = run(dir.path(), t, &sink, 1.0).unwrap();
+        assert_eq!(column(&table(&out, "fetched"), "track_id"), ["t4"]);
+        let failures = table(&out, "failures");
+        assert_eq!(column(&failures, "track_id"), ["t1", "t2", "t3"]);
+        let errors = column(&failures, "error");
+        let disk = blake3::hash(b"disk").to_hex().to_string();
+        assert!(errors[0].ends_with(&format!("4 bytes fetched hash to {disk}")));
+        assert_eq!(errors[1], "no such file");
     }
 
     #[test]

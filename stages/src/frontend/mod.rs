@@ -38,7 +38,6 @@ mod test_sink;
 pub use access::{mel_tracks, read_mel, read_scaler};
 pub use cache::ENV as FETCH_CACHE_ENV;
 pub use fetch::Fetch;
-pub use fetch::{failures_table, fetched_table};
 pub use mel_stage::MelSpectrograms;
 pub use scaler_stage::FitScaler;
 

@@ -1,6 +1,7 @@
 //! Where a track's bytes come from: `http(s)://` URLs, `s3://bucket/key`
-//! objects and local files (a path relative to pipeline.yaml's directory, or
-//! a `file://` URI), and one attempt at reading them.
+//! objects, local files (a path relative to pipeline.yaml's directory, or
+//! a `file://` URI) and, when fetch has a `files` input, the output files of
+//! that node (named by a relative path), and one attempt at reading them.
 //!
 //! Every attempt ends in the bytes or a [`Failure`] that says whether another
 //! attempt could help (see [`super::retry`]). `timeout_s` bounds connecting,
@@ -19,23 +20,38 @@ use object_store::aws::AmazonS3ConfigKey;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, RetryConfig};
 
 use super::retry::{status_is_transient, Failure};
+use crate::api::Upstream;
 
 /// A parsed track URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Http(String),
-    S3 { bucket: String, key: String },
+    S3 {
+        bucket: String,
+        key: String,
+    },
     File(PathBuf),
+    /// An output file, by name, of the node on fetch's `files` input.
+    NodeFile(String),
+}
+
+/// What a relative path (plain, or after `file://`) is relative to.
+#[derive(Debug, Clone, Copy)]
+pub enum Base<'a> {
+    /// A directory: pipeline.yaml's.
+    Dir(&'a Path),
+    /// The node on fetch's `files` input: the path is one of its file names.
+    NodeFiles,
 }
 
 impl Source {
-    /// Parses `uri`; relative paths start at `base_dir`.
-    pub fn parse(uri: &str, base_dir: &Path) -> Result<Source, String> {
+    /// Parses `uri`; relative paths start at `base`.
+    pub fn parse(uri: &str, base: Base) -> Result<Source, String> {
         let Some((scheme, rest)) = uri.split_once("://") else {
             if uri.is_empty() {
                 return Err("the uri is empty".into());
             }
-            return Ok(Source::File(base_dir.join(uri)));
+            return Ok(Source::path(uri, base));
         };
         let scheme = scheme.to_ascii_lowercase();
         match scheme.as_str() {
@@ -49,7 +65,7 @@ impl Source {
             },
             "file" => {
                 // file:///abs/path and file://localhost/abs/path; anything
-                // else after file:// is taken as a path relative to base_dir.
+                // else after file:// is taken as a path relative to base.
                 let rest = match rest.strip_prefix("localhost") {
                     Some(path) if path.starts_with('/') => path,
                     _ => rest,
@@ -58,7 +74,7 @@ impl Source {
                 if path.is_empty() {
                     return Err("a file:// uri needs a path".into());
                 }
-                Ok(Source::File(base_dir.join(path)))
+                Ok(Source::path(&path, base))
             }
             other => Err(format!(
                 "unsupported scheme `{other}://`: use http(s)://, s3://, file:// or a path"
@@ -66,9 +82,18 @@ impl Source {
         }
     }
 
+    /// A local path: an absolute one as it is, a relative one from `base`.
+    fn path(path: &str, base: Base) -> Source {
+        match base {
+            Base::Dir(dir) => Source::File(dir.join(path)),
+            Base::NodeFiles if Path::new(path).is_relative() => Source::NodeFile(path.to_string()),
+            Base::NodeFiles => Source::File(path.into()),
+        }
+    }
+
     /// Whether reading it goes over the network (and is worth caching).
     pub fn is_remote(&self) -> bool {
-        !matches!(self, Source::File(_))
+        !matches!(self, Source::File(_) | Source::NodeFile(_))
     }
 }
 
@@ -102,6 +127,8 @@ pub struct Fetcher {
     http: reqwest::Client,
     s3: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     timeout: Duration,
+    /// The node on fetch's `files` input, if it has one.
+    node_files: Option<Upstream>,
 }
 
 impl Fetcher {
@@ -129,7 +156,14 @@ impl Fetcher {
             http,
             s3: Mutex::new(HashMap::new()),
             timeout,
+            node_files: None,
         })
+    }
+
+    /// Reads [`Source::NodeFile`]s from the files of `node`.
+    pub fn with_node_files(mut self, node: Upstream) -> Fetcher {
+        self.node_files = Some(node);
+        self
     }
 
     /// One attempt at reading `source` whole. Call from a plain thread (not
@@ -137,12 +171,31 @@ impl Fetcher {
     pub fn attempt(&self, source: &Source) -> Result<Vec<u8>, Failure> {
         match source {
             Source::File(path) => read_file(path),
+            Source::NodeFile(name) => self.read_node_file(name),
             Source::Http(url) => self.handle.block_on(self.http_get(url)),
             Source::S3 { bucket, key } => {
                 let store = self.s3_store(bucket)?;
                 self.handle.block_on(self.s3_get(store.as_ref(), key))
             }
         }
+    }
+
+    fn read_node_file(&self, name: &str) -> Result<Vec<u8>, Failure> {
+        let Some(node) = &self.node_files else {
+            return Err(Failure::permanent(format!(
+                "`{name}` names a file of the `files` input, which is not connected"
+            )));
+        };
+        if !node.files.has(name) {
+            return Err(Failure::permanent(format!(
+                "node `{}` has no file `{name}`",
+                node.node
+            )));
+        }
+        // Present but unreadable: a store error, worth another attempt.
+        node.files.bytes(name).map_err(|e| {
+            Failure::transient(format!("cannot read `{name}` of node `{}`: {e}", node.node))
+        })
     }
 
     async fn http_get(&self, url: &str) -> Result<Vec<u8>, Failure> {
@@ -341,7 +394,7 @@ mod tests {
 
     #[test]
     fn parses_the_supported_uris() {
-        let base = Path::new("/proj");
+        let base = Base::Dir(Path::new("/proj"));
         assert_eq!(
             Source::parse("https://x.org/a.mp3?x=1", base),
             Ok(Source::Http("https://x.org/a.mp3?x=1".into()))
@@ -374,6 +427,25 @@ mod tests {
         assert!(Source::parse("ftp://x/a", base).is_err());
         assert!(Source::parse("file:///a%2", base).is_err());
         assert!(Source::parse("", base).is_err());
+
+        // With a `files` input, relative paths name that node's files.
+        let node = Base::NodeFiles;
+        assert_eq!(
+            Source::parse("audio/a.wav", node),
+            Ok(Source::NodeFile("audio/a.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("file://audio/a%20b.wav", node),
+            Ok(Source::NodeFile("audio/a b.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("/data/a.wav", node),
+            Ok(Source::File("/data/a.wav".into()))
+        );
+        assert_eq!(
+            Source::parse("file:///data/a.wav", node),
+            Ok(Source::File("/data/a.wav".into()))
+        );
     }
 
     #[test]

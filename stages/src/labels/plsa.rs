@@ -16,6 +16,13 @@
 //! accumulator, added up in block order. The blocks depend on the matrix's
 //! shape only, never on the thread count, so results are bit-identical on
 //! any machine size.
+//!
+//! Speed (BENCHMARKS.md, issue 5): the pass is bound by the scattered reads
+//! of φ_w and its accumulator row. Inside the iterations every row is
+//! padded to whole cache lines (`Lane`), the hot loop is compiled for
+//! AVX-512 where the CPU has it (same bits as the portable build), a
+//! track's running sum stays in registers, the rows are prefetched a few
+//! non-zeros ahead, and the big arrays ask for 2 MiB pages.
 
 use std::ops::Range;
 
@@ -70,9 +77,11 @@ pub fn init(n_rows: usize, n_cols: usize, k: usize, seed: u64) -> (Vec<f64>, Vec
         let sum: f64 = row.iter().sum();
         row.iter_mut().for_each(|v| *v /= sum);
     }
-    let mut phi_wk: Vec<f64> = (0..n_cols * k).map(|_| rng.next_open01()).collect();
-    normalise_columns(&mut phi_wk, k);
-    (theta_dk, phi_wk)
+    let phi_wk: Vec<f64> = (0..n_cols * k).map(|_| rng.next_open01()).collect();
+    let lanes = k.div_ceil(8);
+    let mut phi = to_lanes(&phi_wk, k, lanes);
+    normalise_topics(&mut phi, k, lanes);
+    (theta_dk, from_lanes(&phi, k, lanes))
 }
 
 /// Fits from the seeded random start. `on_iteration(done, ll)` is called
@@ -91,8 +100,8 @@ pub fn fit(
 /// hand both implementations the same start.
 pub fn fit_from(
     x: &Csr,
-    mut theta_dk: Vec<f64>,
-    mut phi_wk: Vec<f64>,
+    theta_dk: Vec<f64>,
+    phi_wk: Vec<f64>,
     config: &PlsaConfig,
     on_iteration: &mut dyn FnMut(usize, f64),
 ) -> Result<Plsa, String> {
@@ -115,14 +124,17 @@ pub fn fit_from(
         return Err(format!("start holds {v}, not a probability"));
     }
     let mut step = Step::new(x, k);
-    let mut theta_next = vec![0.0; theta_dk.len()];
-    let mut phi_next = vec![0.0; phi_wk.len()];
+    let lanes = step.lanes;
+    let mut theta = to_lanes(&theta_dk, k, lanes);
+    let mut phi = to_lanes(&phi_wk, k, lanes);
+    let mut theta_next = zeroed_lanes(theta.len());
+    let mut phi_next = zeroed_lanes(phi.len());
     let mut trace = Vec::with_capacity(config.iterations + 1);
     let mut converged = false;
     for done in 1..=config.iterations {
-        let ll = step.run(x, &theta_dk, &phi_wk, &mut theta_next, &mut phi_next);
-        std::mem::swap(&mut theta_dk, &mut theta_next);
-        std::mem::swap(&mut phi_wk, &mut phi_next);
+        let ll = step.run(x, &theta, &phi, &mut theta_next, &mut phi_next);
+        std::mem::swap(&mut theta, &mut theta_next);
+        std::mem::swap(&mut phi, &mut phi_next);
         trace.push(ll);
         on_iteration(done, ll);
         if let [.., before, last] = trace[..] {
@@ -132,6 +144,7 @@ pub fn fit_from(
             }
         }
     }
+    let (theta_dk, phi_wk) = (from_lanes(&theta, k, lanes), from_lanes(&phi, k, lanes));
     let iterations_run = trace.len();
     trace.push(log_likelihood(x, &theta_dk, &phi_wk, k));
     Ok(Plsa {
@@ -190,19 +203,79 @@ const MAX_BLOCKS: usize = 4;
 /// How many non-zeros ahead to prefetch.
 const PREFETCH_AHEAD: usize = 4;
 
+/// Eight values on one cache line. Inside an iteration θ, φ and the
+/// accumulators are `lanes = ⌈k / 8⌉` of these per row, the topics padded
+/// with zeros: every row starts on a cache line and spans the fewest lines,
+/// and the loops have no scalar tails (one lane is one AVX-512 register).
+/// The padding stays exactly 0 and adds exactly 0 to every sum.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Lane([f64; 8]);
+
+/// The rows of `m_rk` (`n x k`) padded to `lanes` lanes each.
+fn to_lanes(m_rk: &[f64], k: usize, lanes: usize) -> Vec<Lane> {
+    let mut out = zeroed_lanes(m_rk.len() / k * lanes);
+    for (row, padded) in m_rk.chunks(k).zip(out.chunks_mut(lanes)) {
+        for (z, v) in row.iter().enumerate() {
+            padded[z / 8].0[z % 8] = *v;
+        }
+    }
+    out
+}
+
+/// The inverse of [`to_lanes`].
+fn from_lanes(m: &[Lane], k: usize, lanes: usize) -> Vec<f64> {
+    m.chunks(lanes)
+        .flat_map(|row| row.iter().flat_map(|l| l.0).take(k))
+        .collect()
+}
+
+/// `n` zero lanes, on 2 MiB pages where the system allows: φ and the
+/// accumulators are read at random, and with 4 KiB pages most of those
+/// reads would also miss the TLB.
+fn zeroed_lanes(n: usize) -> Vec<Lane> {
+    let mut v = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE_PAGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + n * std::mem::size_of::<Lane>();
+        let (first, last) = (
+            start.next_multiple_of(HUGE_PAGE),
+            end / HUGE_PAGE * HUGE_PAGE,
+        );
+        if last > first {
+            // SAFETY: advice about whole pages inside this vector's own
+            // allocation, not yet written; madvise never changes its
+            // contents, and a refusal (an error code) is harmless.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    v.resize(n, Lane::default());
+    v
+}
+
 /// One EM iteration's reusable state: the row blocks and their φ
-/// accumulators (`n_cols x k` each).
+/// accumulators (`n_cols x lanes` each).
 struct Step {
     k: usize,
+    lanes: usize,
     blocks: Vec<Range<usize>>,
-    phi_acc: Vec<Vec<f64>>,
+    phi_acc: Vec<Vec<Lane>>,
 }
 
 impl Step {
     /// Blocks of about equal non-zeros, as many as `MAX_BLOCKS` and the
     /// memory bound allow: a function of the shape alone.
     fn new(x: &Csr, k: usize) -> Step {
-        let acc_bytes = (x.n_cols * k * std::mem::size_of::<f64>()).max(1);
+        let lanes = k.div_ceil(8);
+        let acc_bytes = (x.n_cols * lanes * std::mem::size_of::<Lane>()).max(1);
         let n = MAX_BLOCKS
             .min(ACCUMULATOR_BYTES / acc_bytes)
             .clamp(1, x.n_rows.max(1));
@@ -215,25 +288,27 @@ impl Step {
             .collect();
         Step {
             k,
+            lanes,
             blocks: bounds.windows(2).map(|w| w[0]..w[1]).collect(),
-            phi_acc: vec![vec![0.0; x.n_cols * k]; n],
+            phi_acc: (0..n).map(|_| zeroed_lanes(x.n_cols * lanes)).collect(),
         }
     }
 
-    /// Writes the next θ and φ; returns the log-likelihood of the current ones.
+    /// Writes the next θ and φ (all padded); returns the log-likelihood of
+    /// the current ones.
     fn run(
         &mut self,
         x: &Csr,
-        theta_dk: &[f64],
-        phi_wk: &[f64],
-        theta_next: &mut [f64],
-        phi_next: &mut [f64],
+        theta: &[Lane],
+        phi: &[Lane],
+        theta_next: &mut [Lane],
+        phi_next: &mut [Lane],
     ) -> f64 {
-        let k = self.k;
+        let (k, lanes) = (self.k, self.lanes);
         let mut outs = Vec::with_capacity(self.blocks.len());
         let mut rest = theta_next;
         for rows in &self.blocks {
-            let (out, tail) = rest.split_at_mut(rows.len() * k);
+            let (out, tail) = rest.split_at_mut(rows.len() * lanes);
             outs.push(out);
             rest = tail;
         }
@@ -242,20 +317,25 @@ impl Step {
             .par_iter()
             .zip(self.phi_acc.par_iter_mut())
             .zip(outs.into_par_iter())
-            .map(|((rows, acc), out)| block(x, rows.clone(), theta_dk, phi_wk, k, out, acc))
+            .map(|((rows, acc), out)| block(x, rows.clone(), theta, phi, k, out, acc))
             .collect();
         let phi_acc = &self.phi_acc;
-        phi_next.par_chunks_mut(k).enumerate().for_each(|(w, row)| {
-            let span = w * k..(w + 1) * k;
-            row.fill(0.0);
-            for acc in phi_acc {
-                row.iter_mut()
-                    .zip(&acc[span.clone()])
-                    .for_each(|(r, a)| *r += a);
-            }
-            row.iter_mut().zip(&phi_wk[span]).for_each(|(r, p)| *r *= p);
-        });
-        normalise_columns(phi_next, k);
+        phi_next
+            .par_chunks_mut(lanes)
+            .enumerate()
+            .for_each(|(w, row)| {
+                let span = w * lanes..(w + 1) * lanes;
+                row.fill(Lane::default());
+                for acc in phi_acc {
+                    for (r, a) in row.iter_mut().zip(&acc[span.clone()]) {
+                        add_scaled(r, 1.0, a);
+                    }
+                }
+                for (r, p) in row.iter_mut().zip(&phi[span]) {
+                    r.0.iter_mut().zip(p.0).for_each(|(r, p)| *r *= p);
+                }
+            });
+        normalise_topics(phi_next, k, lanes);
         ll_blocks.iter().sum()
     }
 }
@@ -263,126 +343,217 @@ impl Step {
 /// The EM sums for the tracks in `rows`, with p_dw = max(θ_d · φ_w, EPS):
 /// writes `out` (those tracks' next θ, normalised) and `phi_acc[w] = Σ_d
 /// x_dw θ_d / p_dw` (φ's numerator before the ⊙ φ); returns Σ x_dw ln p_dw.
+///
+/// Compiled twice, for AVX-512 and for the baseline target, from the same
+/// code: Rust never fuses or reorders float operations, so both give the
+/// same bits.
 fn block(
     x: &Csr,
     rows: Range<usize>,
-    theta_dk: &[f64],
-    phi_wk: &[f64],
+    theta: &[Lane],
+    phi: &[Lane],
     k: usize,
-    out: &mut [f64],
-    phi_acc: &mut [f64],
+    out: &mut [Lane],
+    phi_acc: &mut [Lane],
 ) -> f64 {
-    phi_acc.fill(0.0);
-    let mut acc = vec![0.0; k];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { block_avx512(x, rows, theta, phi, k, out, phi_acc) };
+    }
+    block_lanes(x, rows, theta, phi, k, out, phi_acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_avx512(
+    x: &Csr,
+    rows: Range<usize>,
+    theta: &[Lane],
+    phi: &[Lane],
+    k: usize,
+    out: &mut [Lane],
+    phi_acc: &mut [Lane],
+) -> f64 {
+    block_lanes(x, rows, theta, phi, k, out, phi_acc)
+}
+
+/// Picks the track accumulator: a fixed-size array for up to 64 topics
+/// (the compiler keeps it in registers, about 1.3x faster), a vector above.
+#[inline(always)]
+fn block_lanes(
+    x: &Csr,
+    rows: Range<usize>,
+    theta: &[Lane],
+    phi: &[Lane],
+    k: usize,
+    out: &mut [Lane],
+    phi_acc: &mut [Lane],
+) -> f64 {
+    let zero = Lane::default();
+    let lanes = k.div_ceil(8);
+    match lanes {
+        1 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 1]),
+        2 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 2]),
+        3 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 3]),
+        4 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 4]),
+        5 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 5]),
+        6 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 6]),
+        7 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 7]),
+        8 => block_with(x, rows, theta, phi, k, out, phi_acc, || [zero; 8]),
+        _ => block_with(x, rows, theta, phi, k, out, phi_acc, || vec![zero; lanes]),
+    }
+}
+
+/// [`block`] with a track accumulator from `zero` (its length is `lanes`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block_with<A: AsMut<[Lane]>>(
+    x: &Csr,
+    rows: Range<usize>,
+    theta: &[Lane],
+    phi: &[Lane],
+    k: usize,
+    out: &mut [Lane],
+    phi_acc: &mut [Lane],
+    zero: impl Fn() -> A,
+) -> f64 {
+    phi_acc.fill(Lane::default());
     let mut ll = 0.0;
     let end = x.indptr[rows.end];
     for (i, d) in rows.enumerate() {
-        let theta = &theta_dk[d * k..(d + 1) * k];
-        acc.fill(0.0);
+        let mut acc = zero();
+        let acc = acc.as_mut();
+        let lanes = acc.len();
+        let theta = &theta[d * lanes..(d + 1) * lanes];
         for j in x.indptr[d]..x.indptr[d + 1] {
             if j + PREFETCH_AHEAD < end {
-                let ahead = x.indices[j + PREFETCH_AHEAD] as usize * k;
-                prefetch(&phi_wk[ahead..ahead + k]);
-                prefetch(&phi_acc[ahead..ahead + k]);
+                let ahead = x.indices[j + PREFETCH_AHEAD] as usize * lanes;
+                prefetch(&phi[ahead..ahead + lanes]);
+                prefetch(&phi_acc[ahead..ahead + lanes]);
             }
             let (w, v) = (x.indices[j] as usize, x.values[j]);
-            let phi = &phi_wk[w * k..(w + 1) * k];
-            let p = dot(theta, phi).max(EPS);
+            let phi = &phi[w * lanes..(w + 1) * lanes];
+            let p = dot_lanes(theta, phi).max(EPS);
             ll += v * p.ln();
             let ratio = v / p;
             for (a, f) in acc.iter_mut().zip(phi) {
-                *a += ratio * f;
+                add_scaled(a, ratio, f);
             }
-            for (a, t) in phi_acc[w * k..(w + 1) * k].iter_mut().zip(theta) {
-                *a += ratio * t;
+            for (a, t) in phi_acc[w * lanes..(w + 1) * lanes].iter_mut().zip(theta) {
+                add_scaled(a, ratio, t);
             }
         }
-        let next = &mut out[i * k..(i + 1) * k];
-        for ((n, a), t) in next.iter_mut().zip(&acc).zip(theta) {
-            *n = t * a;
+        let next = &mut out[i * lanes..(i + 1) * lanes];
+        for ((n, a), t) in next.iter_mut().zip(&*acc).zip(theta) {
+            for ((n, a), t) in n.0.iter_mut().zip(a.0).zip(t.0) {
+                *n = t * a;
+            }
         }
-        normalise_or_uniform(next);
+        normalise_or_uniform(next, k);
     }
     ll
+}
+
+/// `a += s * b`, lane-wise.
+#[inline(always)]
+fn add_scaled(a: &mut Lane, s: f64, b: &Lane) {
+    for (a, b) in a.0.iter_mut().zip(b.0) {
+        *a += s * b;
+    }
+}
+
+/// Σ a ⊙ b with one running sum per lane position: the same sums, in the
+/// same order, as [`dot`] on the unpadded rows.
+#[inline(always)]
+fn dot_lanes(a: &[Lane], b: &[Lane]) -> f64 {
+    let mut s = [0.0f64; 8];
+    for (a, b) in a.iter().zip(b) {
+        for ((s, a), b) in s.iter_mut().zip(a.0).zip(b.0) {
+            *s += a * b;
+        }
+    }
+    sum8(s)
+}
+
+/// The fixed order in which the eight running sums of a dot product add up.
+#[inline(always)]
+fn sum8(s: [f64; 8]) -> f64 {
+    ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
 }
 
 /// Asks for a row a few entries before it is needed: rows are scattered,
 /// so the hardware prefetcher cannot guess them, and without this the
 /// kernel mostly waits on memory (about 1.6x slower on the bench matrix).
 #[inline(always)]
-fn prefetch(row: &[f64]) {
+fn prefetch(row: &[Lane]) {
     #[cfg(target_arch = "x86_64")]
-    {
+    for line in row {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // One touch per 64-byte line, plus the last value's line.
-        for v in row.iter().step_by(8).chain(row.last()) {
-            // SAFETY: a prefetch is a hint: it never faults and changes no
-            // state; the address is that of a live value.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(v as *const f64 as *const i8) };
-        }
+        // SAFETY: a prefetch is a hint: it never faults and changes no
+        // state; the address is that of a live value.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const Lane as *const i8) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
 }
 
-/// Scales `v` to sum 1; a row whose mass underflowed to 0 becomes uniform
-/// rather than 0/0.
-fn normalise_or_uniform(v: &mut [f64]) {
-    let sum: f64 = v.iter().sum();
-    if sum > 0.0 && sum.is_finite() {
-        v.iter_mut().for_each(|x| *x /= sum);
-    } else {
-        let uniform = 1.0 / v.len() as f64;
-        v.iter_mut().for_each(|x| *x = uniform);
-    }
-}
-
-/// Scales each column of `m_rk` (`n_rows x k`) to sum 1 (uniform where a
-/// column's mass is 0).
-fn normalise_columns(m_rk: &mut [f64], k: usize) {
-    if k == 0 {
-        return;
-    }
-    let n_rows = m_rk.len() / k;
-    let mut sums = vec![0.0; k];
-    for row in m_rk.chunks(k) {
-        for (s, v) in sums.iter_mut().zip(row) {
+/// Scales a padded row to sum 1; a row whose mass underflowed to 0
+/// becomes uniform over its first `k` values rather than 0/0.
+#[inline(always)]
+fn normalise_or_uniform(row: &mut [Lane], k: usize) {
+    let mut s = [0.0f64; 8];
+    for l in row.iter() {
+        for (s, v) in s.iter_mut().zip(l.0) {
             *s += v;
         }
     }
-    let scale: Vec<Option<f64>> = sums
-        .iter()
-        .map(|&s| (s > 0.0 && s.is_finite()).then(|| 1.0 / s))
-        .collect();
-    for row in m_rk.chunks_mut(k) {
-        for (v, s) in row.iter_mut().zip(&scale) {
-            *v = match s {
-                Some(s) => *v * s,
-                None => 1.0 / n_rows as f64,
-            };
+    let sum = sum8(s);
+    if sum > 0.0 && sum.is_finite() {
+        for l in row.iter_mut() {
+            l.0.iter_mut().for_each(|v| *v /= sum);
+        }
+    } else {
+        for (z, v) in row.iter_mut().flat_map(|l| &mut l.0).enumerate() {
+            *v = if z < k { 1.0 / k as f64 } else { 0.0 };
         }
     }
 }
 
-/// Dot product with four independent sums, so the compiler can vectorise
-/// it (one running sum forbids reordering float additions).
-#[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let mut ca = a.chunks_exact(4);
-    let mut cb = b.chunks_exact(4);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..4 {
-            acc[i] += x[i] * y[i];
+/// Scales each topic (column) of the padded rows `m` to sum 1 (uniform
+/// where a topic's mass is 0); the padding stays 0.
+fn normalise_topics(m: &mut [Lane], k: usize, lanes: usize) {
+    let mut sums = vec![Lane::default(); lanes];
+    for row in m.chunks(lanes) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            add_scaled(s, 1.0, v);
         }
     }
-    let tail: f64 = ca
-        .remainder()
+    let finite = |s: f64| s > 0.0 && s.is_finite();
+    let scale: Vec<Lane> = sums
         .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+        .map(|s| Lane(s.0.map(|s| if finite(s) { 1.0 / s } else { 0.0 })))
+        .collect();
+    for row in m.chunks_mut(lanes) {
+        for (v, s) in row.iter_mut().zip(&scale) {
+            v.0.iter_mut().zip(s.0).for_each(|(v, s)| *v *= s);
+        }
+    }
+    let dead = (0..k).filter(|&z| !finite(sums[z / 8].0[z % 8]));
+    let uniform = 1.0 / (m.len() / lanes) as f64;
+    for z in dead {
+        for row in m.chunks_mut(lanes) {
+            row[z / 8].0[z % 8] = uniform;
+        }
+    }
+}
+
+/// [`dot_lanes`] on unpadded rows (value z goes to running sum z mod 8):
+/// the same bits.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = [0.0f64; 8];
+    for (z, (a, b)) in a.iter().zip(b).enumerate() {
+        s[z % 8] += a * b;
+    }
+    sum8(s)
 }

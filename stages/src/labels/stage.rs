@@ -67,7 +67,8 @@ impl Stage for Factorize {
         "factorize"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: pLSA sums its dot products in eight lanes (last-bit changes).
+        2
     }
     fn doc(&self) -> &'static str {
         "Turns one source's labels into a k-dim distribution per track (pLSA or GMM)."
@@ -140,7 +141,8 @@ impl Stage for FactorizeArtist {
         "factorize_artist"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: pLSA sums its dot products in eight lanes (last-bit changes).
+        2
     }
     fn doc(&self) -> &'static str {
         "pLSA on the artist x tag matrix (track-artist map times track-tag counts); \

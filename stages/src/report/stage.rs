@@ -5,11 +5,11 @@ use super::document::{Block, Document};
 use super::inputs::{StudyInputs, ANALYSIS, DESIGN, SCORES, TOPICS};
 use super::means::Means;
 use super::sections::{
-    alias, by_n, components, effects, header, parameters, ssr, strategies, topics,
+    alias, by_n, components, effects, header, parameters, ssr, strategies, topics, transfer,
 };
 use crate::api::*;
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 const TITLE: ParamSpec = ParamSpec {
     name: "title",
@@ -30,6 +30,20 @@ const ITEMS_SHOWN: ParamSpec = ParamSpec {
     doc: "strongest items listed per topic in Table 2",
 };
 
+const SHARED_LATENTS: ParamSpec = ParamSpec {
+    name: "shared_latents",
+    ty: ParamType::StrList,
+    // The bundled synthetic corpus's pairs (stages/src/synth): tempo,
+    // genre tags, genre taxonomy, the artists' tag profiles, listeners'
+    // genre preferences, brightness (year and valence), genre themes.
+    default: Some(
+        "[bpm=ballroom, tag=gtzan, cdr_tag=fma, artist=gtzan, taste=lastfm, year=valence, \
+         lyrics=gtzan]",
+    ),
+    doc: "`source=dataset` pairs whose SS-R score is checked against Rand: the target \
+          dataset whose labels share the source's latent factor",
+};
+
 /// Writes the study report.
 pub struct Report;
 
@@ -38,6 +52,7 @@ pub struct Settings {
     pub title: String,
     pub topics_shown: usize,
     pub items_shown: usize,
+    pub shared_latents: Vec<transfer::SharedLatent>,
 }
 
 impl Settings {
@@ -56,6 +71,12 @@ impl Settings {
             title: params.str(TITLE.name)?.to_string(),
             topics_shown: positive(TOPICS_SHOWN.name)?,
             items_shown: positive(ITEMS_SHOWN.name)?,
+            shared_latents: transfer::parse(&params.str_list(SHARED_LATENTS.name)?).map_err(
+                |reason| StageError::Param {
+                    name: SHARED_LATENTS.name.into(),
+                    reason,
+                },
+            )?,
         })
     }
 }
@@ -72,7 +93,7 @@ impl Stage for Report {
          Markdown, and each figure as SVG."
     }
     fn params(&self) -> &'static [ParamSpec] {
-        &[TITLE, TOPICS_SHOWN, ITEMS_SHOWN]
+        &[TITLE, TOPICS_SHOWN, ITEMS_SHOWN, SHARED_LATENTS]
     }
     fn inputs(&self) -> &'static [InputSpec] {
         &[
@@ -143,6 +164,7 @@ pub fn build(
         sections: vec![
             header::section(node, VERSION, inputs),
             ssr::section(inputs, &means)?,
+            transfer::section(inputs, &means, &settings.shared_latents)?,
             strategies::section(&inputs.standardized, &datasets)?,
             by_n::section(&inputs.standardized, &inputs.effects)?,
             effects::section(&inputs.effects, &inputs.pairwise, &inputs.fit)?,

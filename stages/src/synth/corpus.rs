@@ -34,6 +34,13 @@ pub const TARGET_TABLES: [&str; 8] = [
     "lastfm_interactions",
 ];
 
+/// Where a track's audio is: the name of its file among `synth_audio`'s
+/// outputs, and the `uri` of its manifest rows, which `fetch` resolves
+/// among the files of its `files` input.
+pub fn audio_uri(track_id: &str) -> String {
+    format!("audio/{track_id}.wav")
+}
+
 /// Plans the corpus: cheap (no audio; well under a second for the default
 /// study).
 pub fn plan_corpus(params: &SynthParams) -> Result<Corpus, SynthError> {

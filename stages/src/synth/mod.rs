@@ -61,17 +61,22 @@
 //! * `bpm`, `year`: (track_id Utf8, value Float64).
 //!
 //! Targets (each set's own tracks and artists, disjoint from learning
-//! tracks; `SynthParams::target_tracks` each):
-//! * `gtzan`: (track_id, label, group = artist_id nullable Utf8).
+//! tracks; `SynthParams::target_tracks` each), every manifest starting
+//! (track_id, uri = [`corpus::audio_uri`]: `audio/<track_id>.wav`, the name
+//! of the track's file among `synth_audio`'s outputs):
+//! * `gtzan`: (.., label, group = artist_id nullable Utf8).
 //! * `fma` (top-level genre: the three ballroom genres are
-//!   `international`), `irmas` (predominant instrument): (track_id, label,
+//!   `international`), `irmas` (predominant instrument): (.., label,
 //!   split nullable Utf8: train / valid / test, 70/10/20 of the artists).
-//! * `ballroom`: (track_id, label = dance style): no split given
-//!   (stratify).
-//! * `arousal`, `valence`: (track_id, value Float64 in [-1, 1], split),
+//! * `ballroom`: (.., label = dance style): no split given (stratify).
+//! * `arousal`, `valence`: (.., value Float64 in [-1, 1], split),
 //!   one emotion set, the same tracks and split in both.
-//! * `lastfm`: (track_id, group = artist_id); `lastfm_interactions`:
-//!   (user_id Utf8, track_id Utf8, count Int64 > 0).
+//! * `lastfm`: (.., label = `track`, group = artist_id);
+//!   `lastfm_interactions`: (user_id Utf8, track_id Utf8, count Int64 > 0).
+//!
+//! As pipeline stages (`synth_audio`, `synth_table`: see `stage.rs`) the
+//! corpus enters as a user's data does: a track manifest and its files
+//! through `fetch`, every table through its input contract (docs/data.md).
 
 pub mod corpus;
 pub mod drums;

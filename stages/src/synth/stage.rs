@@ -1,16 +1,20 @@
-//! The corpus as pipeline stages. `synth_audio` renders every track and
-//! stores it exactly as `fetch` stores downloaded audio (`audio/<track_id>`
-//! files and a `fetched` table), so `mel` reads either; `synth_table` hands
-//! on one of the corpus's tables, checked by the same input contracts as a
-//! user's files. Planning the corpus takes milliseconds, so each node
-//! re-plans it from the seed instead of passing it around.
+//! The corpus as pipeline stages, entering the pipeline as a user's data
+//! does. `synth_audio` renders every track as a WAV file of its own
+//! (`audio/<track_id>.wav`: a stage may not write outside the store) and
+//! describes them in a track manifest (`table`: track_id, uri = that file's
+//! name, blake3), which `fetch` reads with the node as its `files` input.
+//! `synth_table` hands on one of the corpus's tables (a target manifest's
+//! uris name the same files). Every table is checked by the input contract
+//! a user's file of its kind passes. Planning the corpus takes milliseconds,
+//! so each node re-plans it from the seed instead of passing it around.
 
 use rayon::prelude::*;
 
+use super::corpus::audio_uri;
+use super::tables::{batch, Column};
 use super::{plan_corpus, render_wav, Corpus, SynthParams, LEARNING_TABLES, TARGET_TABLES};
 use crate::api::*;
 use crate::contracts::{validate, Contract};
-use crate::frontend::{failures_table, fetched_table};
 
 const PRESET: ParamSpec = ParamSpec {
     name: "preset",
@@ -48,10 +52,11 @@ impl Stage for SynthAudio {
         "synth_audio"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &'static str {
-        "Renders the synthetic corpus's audio (16-bit stereo WAV at 22,050 Hz), stored as fetch stores audio."
+        "Renders the synthetic corpus's audio (16-bit stereo WAV at 22,050 Hz) as files \
+         audio/<track_id>.wav and a track manifest `table` for fetch."
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[PRESET, SEED]
@@ -63,44 +68,40 @@ impl Stage for SynthAudio {
         let corpus = corpus(ctx)?;
         let tracks: Vec<_> = corpus.tracks.iter().collect();
         ctx.progress.set_total(tracks.len() as u64);
-        // (track_id, blake3, size) of every stored track.
-        let mut fetched: Vec<(String, String, u64)> = Vec::with_capacity(tracks.len());
+        let (mut ids, mut uris, mut digests) = (Vec::new(), Vec::new(), Vec::new());
         for chunk in tracks.chunks(CHUNK) {
             let rendered: Vec<Vec<u8>> = chunk
                 .par_iter()
                 .map(|t| render_wav(t, &corpus.params))
                 .collect::<Result<_, _>>()?;
             for (track, wav) in chunk.iter().zip(rendered) {
-                let digest = blake3::hash(&wav).to_hex().to_string();
-                let size = wav.len() as u64;
+                digests.push(blake3::hash(&wav).to_hex().to_string());
+                let uri = audio_uri(&track.track_id);
                 // Rendering is cheap; storing again is not: an interrupted
                 // attempt's tracks are only described.
-                let name = format!("audio/{}", track.track_id);
-                if !ctx.sink.has(&name) {
+                if !ctx.sink.has(&uri) {
                     ctx.sink
-                        .emit(&name, Output::Bytes(wav))
+                        .emit(&uri, Output::Bytes(wav))
                         .map_err(StageError::Data)?;
                 }
-                fetched.push((track.track_id.clone(), digest, size));
+                ids.push(track.track_id.clone());
+                uris.push(uri);
                 ctx.progress.advance(1);
             }
         }
-        let seed = ctx.params.i64("seed")?;
-        let uris: Vec<String> = fetched
-            .iter()
-            .map(|f| format!("synth://{seed}/{}", f.0))
-            .collect();
-        let table = fetched_table(
-            fetched
-                .iter()
-                .zip(&uris)
-                .map(|(f, uri)| (f.0.as_str(), uri.as_str(), f.1.as_str(), f.2)),
+        let manifest = batch(vec![
+            ("track_id", Column::Text(ids)),
+            ("uri", Column::Text(uris)),
+            ("blake3", Column::Text(digests)),
+        ])?;
+        let manifest = validate(
+            Contract::Tracks,
+            "synthetic corpus track manifest",
+            &manifest,
         )?;
-        let empty_failures = failures_table(std::iter::empty())?;
-        let tracks = table.num_rows();
+        let tracks = manifest.num_rows();
         Ok(Outputs::default()
-            .table("fetched", table)
-            .table("failures", empty_failures)
+            .table("table", manifest)
             .table("latents", corpus.latents_table()?)
             .meta("tracks", tracks))
     }
@@ -132,7 +133,7 @@ impl Stage for SynthTable {
         "synth_table"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &'static str {
         "One table of the synthetic corpus, checked by the input contract of its kind."
@@ -156,24 +157,30 @@ impl Stage for SynthTable {
         debug_assert_eq!(LEARNING_TABLES.len() + TARGET_TABLES.len(), TABLES.len());
         let corpus = corpus(ctx)?;
         let name = ctx.params.str("table")?;
-        let table = corpus
-            .table(name)
-            .ok_or_else(|| StageError::Data(format!("the corpus has no table `{name}`")))?;
-        let what = format!("synthetic corpus table `{name}`");
-        // Target manifests carry no uri (their audio comes from synth_audio),
-        // so they have no contract to pass; everything else does.
-        let checked = match name {
-            "tag" | "taste" | "lyrics" | "cdr_tag" => {
-                validate(Contract::LabelCounts, &what, table)?
-            }
-            "artist" => validate(Contract::ArtistMap, &what, table)?,
-            "bpm" | "year" => validate(Contract::Scalar, &what, table)?,
-            "lastfm_interactions" => validate(Contract::Interactions, &what, table)?,
-            _ => table.clone(),
+        let (Some(table), Some(contract)) = (corpus.table(name), contract(name)) else {
+            return Err(StageError::Data(format!(
+                "the corpus has no table `{name}`"
+            )));
         };
+        let what = format!("synthetic corpus table `{name}`");
+        let checked = validate(contract, &what, table)?;
         let rows = checked.num_rows();
         Ok(Outputs::default()
             .table("table", checked)
             .meta("rows", rows))
     }
+}
+
+/// The contract a user's file of the same kind as corpus table `name` is
+/// checked by.
+fn contract(name: &str) -> Option<Contract> {
+    Some(match name {
+        "tag" | "taste" | "lyrics" | "cdr_tag" => Contract::LabelCounts,
+        "artist" => Contract::ArtistMap,
+        "bpm" | "year" => Contract::Scalar,
+        "gtzan" | "fma" | "ballroom" | "irmas" | "lastfm" => Contract::TargetLabels,
+        "arousal" | "valence" => Contract::TargetValues,
+        "lastfm_interactions" => Contract::Interactions,
+        _ => return None,
+    })
 }

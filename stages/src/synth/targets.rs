@@ -1,11 +1,13 @@
 //! Target-dataset manifests: each target set's own tracks (never used in
-//! learning) with the label or value the downstream task predicts, and a
-//! split or group column in the manner of the paper's datasets.
+//! learning) with their audio's uri, the label or value the downstream task
+//! predicts, and a split or group column in the manner of the paper's
+//! datasets: the target contracts' shape, column for column.
 
 use std::collections::BTreeSet;
 
 use arrow::array::RecordBatch;
 
+use super::corpus::audio_uri;
 use super::latents::{TargetSet, TrackLatent};
 use super::rng::Rng;
 use super::style::Genre;
@@ -19,22 +21,27 @@ const GTZAN_LABEL_NOISE: f64 = 0.02;
 const EMOTION_NOISE_SD: f64 = 0.1;
 /// Given splits: train, valid, test shares.
 const SPLIT_SHARES: (f64, f64) = (0.7, 0.8);
+/// The label of every Last.fm-like item: the contract needs one, and
+/// recommendation uses none.
+const LASTFM_LABEL: &str = "track";
 
+/// Every manifest starts (track_id, uri = [`audio_uri`]).
 #[derive(Debug, Clone)]
 pub struct TargetTables {
-    /// (track_id, label = genre, group = artist_id): artist-filtered splits.
+    /// (.., label = genre, group = artist_id): artist-filtered splits.
     pub gtzan: RecordBatch,
-    /// (track_id, label = top-level genre, split): artist-disjoint split.
+    /// (.., label = top-level genre, split): artist-disjoint split.
     pub fma: RecordBatch,
-    /// (track_id, label = dance style): stratified random splits.
+    /// (.., label = dance style): stratified random splits.
     pub ballroom: RecordBatch,
-    /// (track_id, label = predominant instrument, split): artist-disjoint.
+    /// (.., label = predominant instrument, split): artist-disjoint.
     pub irmas: RecordBatch,
-    /// (track_id, value = arousal in [-1, 1], split).
+    /// (.., value = arousal in [-1, 1], split).
     pub arousal: RecordBatch,
-    /// (track_id, value = valence in [-1, 1], split), same tracks and split.
+    /// (.., value = valence in [-1, 1], split), same tracks and split.
     pub valence: RecordBatch,
-    /// (track_id, group = artist_id): the items of the recommendation task.
+    /// (.., label = "track", group = artist_id): the items of the
+    /// recommendation task.
     pub lastfm: RecordBatch,
     /// (user_id Utf8, track_id Utf8, count Int64 = plays).
     pub lastfm_interactions: RecordBatch,
@@ -82,11 +89,13 @@ pub fn target_tables(
     Ok(TargetTables {
         gtzan: batch(vec![
             ("track_id", ids(&gtzan)),
+            ("uri", uris(&gtzan)),
             ("label", Column::Text(gtzan_labels)),
             ("group", artists(&gtzan)),
         ])?,
         fma: batch(vec![
             ("track_id", ids(&fma)),
+            ("uri", uris(&fma)),
             ("label", labels(&fma, |t| t.genre.top_genre())),
             (
                 "split",
@@ -95,6 +104,7 @@ pub fn target_tables(
         ])?,
         ballroom: batch(vec![
             ("track_id", ids(&ballroom)),
+            ("uri", uris(&ballroom)),
             (
                 "label",
                 labels(&ballroom, |t| t.dance.map_or(t.genre.name(), |d| d.name())),
@@ -102,6 +112,7 @@ pub fn target_tables(
         ])?,
         irmas: batch(vec![
             ("track_id", ids(&irmas)),
+            ("uri", uris(&irmas)),
             ("label", labels(&irmas, |t| t.instrument.name())),
             (
                 "split",
@@ -110,6 +121,7 @@ pub fn target_tables(
         ])?,
         arousal: batch(vec![
             ("track_id", ids(&emotion)),
+            ("uri", uris(&emotion)),
             (
                 "value",
                 Column::Float(noisy("arousal_label", |t| t.arousal)),
@@ -118,6 +130,7 @@ pub fn target_tables(
         ])?,
         valence: batch(vec![
             ("track_id", ids(&emotion)),
+            ("uri", uris(&emotion)),
             (
                 "value",
                 Column::Float(noisy("valence_label", |t| t.valence)),
@@ -126,6 +139,8 @@ pub fn target_tables(
         ])?,
         lastfm: batch(vec![
             ("track_id", ids(&lastfm)),
+            ("uri", uris(&lastfm)),
+            ("label", labels(&lastfm, |_| LASTFM_LABEL)),
             ("group", artists(&lastfm)),
         ])?,
         lastfm_interactions: interactions(params, &lastfm)?,
@@ -134,6 +149,10 @@ pub fn target_tables(
 
 fn ids(tracks: &[&TrackLatent]) -> Column {
     Column::Text(tracks.iter().map(|t| t.track_id.clone()).collect())
+}
+
+fn uris(tracks: &[&TrackLatent]) -> Column {
+    Column::Text(tracks.iter().map(|t| audio_uri(&t.track_id)).collect())
 }
 
 fn artists(tracks: &[&TrackLatent]) -> Column {

@@ -3,9 +3,8 @@
 //! simulated from known fixed effects.
 
 use crate::analysis::bootstrap::{case, parametric, quantile};
-use crate::analysis::mixed::{Fit, Model};
+use crate::analysis::mixed::{Config, Fit, Model};
 use crate::analysis::models::{Row, Which};
-use crate::analysis::nelder_mead::Config;
 use crate::analysis::normal::Normal;
 use crate::api::{Progress, StageError};
 
@@ -28,6 +27,7 @@ fn truth() -> Fit {
         reml_log_likelihood: f64::NAN,
         covariances: vec![],
         singular: None,
+        warnings: vec![],
         evaluations: 0,
         converged: true,
     }

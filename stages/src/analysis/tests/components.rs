@@ -2,7 +2,7 @@
 //! the correlation is Pearson's over the complete pairs.
 
 use crate::analysis::components::{pearson, per_dataset};
-use crate::analysis::nelder_mead::Config;
+use crate::analysis::mixed::Config;
 use crate::analysis::scores::{Observation, Study};
 use crate::study::{Source, Strategy};
 

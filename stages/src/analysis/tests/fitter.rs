@@ -1,10 +1,10 @@
-//! The fitter's own properties: singular fits are reported, designs that
-//! cannot be estimated are refused with the culprit named, and a fit
-//! recovers the parameters of data simulated from known values.
+//! The fitter's own properties: singular fits are reported, fixed effects
+//! that cannot be estimated are dropped with lme4's message, malformed
+//! designs are refused, and a fit recovers the parameters of data
+//! simulated from known values.
 
-use crate::analysis::mixed::{Fit, Model, RandomTerm};
+use crate::analysis::mixed::{Config, Fit, Model, RandomTerm};
 use crate::analysis::models::{Row, Which};
-use crate::analysis::nelder_mead::Config;
 use crate::analysis::normal::Normal;
 use crate::analysis::scores::Observation;
 use crate::labels::rng::SplitMix64;
@@ -92,16 +92,92 @@ fn scores_fitted_exactly_are_refused() {
     assert!(err.to_string().contains("fits the scores exactly"), "{err}");
 }
 
+/// Irregular scores with dataset, strategy and size effects.
+fn scored(mut obs: Vec<Observation>) -> Vec<Observation> {
+    for o in &mut obs {
+        o.y_star = 0.3 * o.r_star()
+            + 0.05 * o.n_star()
+            + 0.2 * o.dataset as f64
+            + jitter(&format!("{}{}", o.representation, o.dataset));
+    }
+    obs
+}
+
 #[test]
-fn a_slope_that_cannot_be_estimated_is_named() {
-    // MS-CR@2 only ever has n = 8: its slope is its intercept times 6.
-    let obs: Vec<Observation> = observations(3)
-        .into_iter()
-        .filter(|o| o.strategy != Strategy::MsCr2 || o.sources.len() == 8)
+fn slopes_that_cannot_be_estimated_are_dropped_with_lme4s_message() {
+    // MS-CR@2 only with n = 8: its slope column is 6 times its intercept's;
+    // only with n = 2: its slope column is all zero. Either way lme4 drops
+    // `b1[MS-CR@2]` and fits the rest.
+    for n in [8, 2] {
+        let obs = scored(
+            observations(3)
+                .into_iter()
+                .filter(|o| o.strategy != Strategy::MsCr2 || o.sources.len() == n)
+                .collect(),
+        );
+        let (model, y) = Which::Model1.build(&rows(&obs), 3).unwrap();
+        assert_eq!(model.dropped(), ["b1[MS-CR@2]"], "n = {n}");
+        assert_eq!(model.fixed_names().len(), 10);
+        assert!(!model.fixed_names().contains(&"b1[MS-CR@2]".to_string()));
+        let fit = model
+            .fit(&model.response(&y).unwrap(), None, &Config::default())
+            .unwrap();
+        assert_eq!(fit.fixed.len(), 10);
+        assert!(fit.reml_log_likelihood.is_finite());
+        assert_eq!(
+            fit.warnings,
+            [
+                "fixed-effect model matrix is rank deficient so dropping 1 column / coefficient: \
+              `b1[MS-CR@2]` (each a linear combination of the columns before it)"
+            ],
+            "n = {n}"
+        );
+    }
+    // The full design drops nothing and warns of nothing.
+    let obs = scored(observations(3));
+    let (model, y) = Which::Model1.build(&rows(&obs), 3).unwrap();
+    assert!(model.dropped().is_empty());
+    let fit = model
+        .fit(&model.response(&y).unwrap(), None, &Config::default())
+        .unwrap();
+    assert!(fit.warnings.is_empty());
+}
+
+#[test]
+fn dropping_a_column_fits_the_model_without_it() {
+    // X = [1, x, 2x + 1]: the third column is dropped, and the fit is the
+    // fit of [1, x] to the last digit.
+    let n = 40;
+    let xs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin()).collect();
+    let term = || RandomTerm {
+        name: "g".into(),
+        columns: vec!["intercept".into()],
+        n_levels: 5,
+        level: (0..n).map(|i| i % 5).collect(),
+        z: vec![1.0; n],
+    };
+    let y: Vec<f64> = (0..n)
+        .map(|i| 1.0 + 0.5 * xs[i] + (i % 5) as f64 * 0.3 + jitter(&i.to_string()))
         .collect();
-    let err = Which::Model1.build(&rows(&obs), 3).unwrap_err().to_string();
+    let with: Vec<f64> = xs.iter().flat_map(|&x| [1.0, x, 2.0 * x + 1.0]).collect();
+    let without: Vec<f64> = xs.iter().flat_map(|&x| [1.0, x]).collect();
+    let names = |k: usize| ["a", "b", "c"][..k].iter().map(|s| s.to_string()).collect();
+    let full = Model::new(names(3), with, vec![term()]).unwrap();
+    let reduced = Model::new(names(2), without, vec![term()]).unwrap();
+    assert_eq!(full.dropped(), ["c"]);
+    let fit = |m: &Model| {
+        m.fit(&m.response(&y).unwrap(), None, &Config::default())
+            .unwrap()
+    };
+    let (a, b) = (fit(&full), fit(&reduced));
+    assert_eq!(a.fixed, b.fixed);
+    assert_eq!(a.reml_log_likelihood, b.reml_log_likelihood);
+    assert_eq!(a.warnings.len(), 1);
+    assert!(b.warnings.is_empty());
+    // Nothing estimable at all is still an error.
+    let err = Model::new(names(1), vec![0.0; n], vec![term()]).unwrap_err();
     assert!(
-        err.contains("model1") && err.contains("`b1[MS-CR@2]` is not estimable"),
+        err.to_string().contains("no fixed effect is estimable"),
         "{err}"
     );
 }
@@ -146,6 +222,7 @@ fn recovers_known_parameters_from_many_datasets() {
         reml_log_likelihood: f64::NAN,
         covariances: vec![],
         singular: None,
+        warnings: vec![],
         evaluations: 0,
         converged: true,
     };

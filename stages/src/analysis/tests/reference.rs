@@ -7,9 +7,8 @@ use serde_json::Value;
 
 use super::support::{num, reference, runs_table, scores_table};
 use crate::analysis::components::{self, per_dataset};
-use crate::analysis::mixed::{Fit, Model};
+use crate::analysis::mixed::{Config, Fit, Model};
 use crate::analysis::models::{Row, Which};
-use crate::analysis::nelder_mead::Config;
 use crate::analysis::scores::{build_study, read_runs, Origin, Study};
 use crate::study::{Source, Strategy};
 

@@ -336,3 +336,54 @@ fn bad_parameters_are_refused() {
         }
     }
 }
+
+#[test]
+fn a_slope_that_cannot_be_estimated_is_dropped_and_reported() {
+    // The design keeps MS-CR@2 only where it has 8 sources: its slope is
+    // not estimable, so Model 1 drops it and the node says so (the scores
+    // of the runs left out count as baselines).
+    let runs = runs_table();
+    let strategy = strings(&runs, "strategy");
+    let n = runs
+        .column_by_name("n_sources")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    let keep: Vec<u32> = (0..runs.num_rows())
+        .filter(|&i| strategy[i] != "MS-CR@2" || n[i] == 8)
+        .map(|i| i as u32)
+        .collect();
+    let runs =
+        arrow::compute::take_record_batch(&runs, &arrow::array::UInt32Array::from(keep)).unwrap();
+    let out = run_analyze(
+        json!({"bootstrap_resamples": 4}),
+        runs,
+        vec![scores_table()],
+    )
+    .unwrap();
+    let warnings = out.metadata["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.starts_with("model1: fixed-effect model matrix is rank deficient")
+            && warning.contains("`b1[MS-CR@2]`"),
+        "{warning}"
+    );
+    let fit = fit_json(&out);
+    assert_eq!(
+        fit["model1"]["dropped_fixed_effects"],
+        json!(["b1[MS-CR@2]"])
+    );
+    assert_eq!(fit["model1"]["warnings"].as_array().unwrap().len(), 1);
+    assert_eq!(fit["model2"]["warnings"], json!([]));
+    let terms = strings(&table(&out, "fixed_effects"), "term");
+    assert_eq!(terms.len(), 10 + 4);
+    assert!(terms.contains(&"b0[MS-CR@2]".to_string()));
+    assert!(!terms.contains(&"b1[MS-CR@2]".to_string()));
+    // Pairwise slopes leave MS-CR@2 out: 4 strategies with a slope.
+    let effects = strings(&table(&out, "pairwise"), "effect");
+    assert_eq!(effects.iter().filter(|e| *e == "b1").count(), 6);
+}

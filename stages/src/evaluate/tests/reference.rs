@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::evaluate::mlp::{fit, Mlp, MlpConfig, Target};
-use crate::evaluate::probe::probe;
+use crate::evaluate::probe::{probe, probe_repeats};
 use crate::evaluate::splits::Part;
 
 fn reference() -> &'static Value {
@@ -192,4 +192,48 @@ fn the_probe_is_deterministic_and_seeded() {
     };
     assert_eq!(run(7), run(7));
     assert_ne!(run(7).0, run(8).0);
+}
+
+/// Each step's halves run on whichever threads are free (both in turn on
+/// one thread, or one stolen by an idle one): neither a training nor the
+/// concurrent repeats may depend on the number of threads. 97 samples in
+/// batches of 32 leave a last batch of one sample (halves of 0 and 1 row),
+/// and the 77 training samples of the split one of 13 (unequal halves).
+#[test]
+fn the_probe_does_not_depend_on_the_thread_count() {
+    let r = reference();
+    let x: Vec<f32> = floats(&r["features"]);
+    let labels = indices(&r["labels"]);
+    let (x, labels) = (&x[..97 * 32], &labels[..97]);
+    let target = Target::Classes {
+        of_sample: labels,
+        n_classes: 4,
+    };
+    let config = |seed| MlpConfig {
+        seed,
+        max_epochs: 5,
+        max_batch: 32,
+        hidden: vec![48, 32],
+        ..MlpConfig::default()
+    };
+    let parts: Vec<Part> = (0..97)
+        .map(|i| if i % 5 == 0 { Part::Test } else { Part::Train })
+        .collect();
+    let repeats: Vec<(&[Part], MlpConfig)> =
+        (0..3).map(|seed| (&parts[..], config(seed))).collect();
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (mlp, training) = fit(x, 32, &target, &config(7)).unwrap();
+            let predicted = mlp.predict_classes(x, 97).unwrap();
+            let scores = probe_repeats(x, 32, &target, &repeats);
+            (training.loss_curve, predicted, scores)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
 }

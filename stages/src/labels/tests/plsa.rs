@@ -151,8 +151,13 @@ fn deterministic_for_a_seed_on_any_number_of_threads() {
 
 #[test]
 fn outputs_are_distributions() {
+    for k in [7, 50, 70] {
+        outputs_are_distributions_with(k);
+    }
+}
+
+fn outputs_are_distributions_with(k: usize) {
     let x = random_counts(250, 90, 10, 3);
-    let k = 7;
     let model = fit(&x, &config(k, 40, 1), &mut quiet()).unwrap();
     for (d, row) in model.theta_dk.chunks(k).enumerate() {
         let s: f64 = row.iter().sum();
@@ -169,8 +174,15 @@ fn outputs_are_distributions() {
 /// responsibilities P(z | d, w).
 #[test]
 fn matches_textbook_em() {
+    // One padded lane, two lanes, and more topics than the fixed-size
+    // accumulators hold (plsa.rs pads topics to lanes of 8).
+    for k in [4, 13, 70] {
+        matches_textbook_em_with(k);
+    }
+}
+
+fn matches_textbook_em_with(k: usize) {
     let x = random_counts(30, 20, 6, 4);
-    let k = 4;
     let (mut theta, mut phi) = init(x.n_rows, x.n_cols, k, 9);
     let model = fit_from(
         &x,
@@ -212,8 +224,8 @@ fn matches_textbook_em() {
             .zip(b)
             .all(|(x, y)| (x - y).abs() <= 1e-12 * x.abs().max(1e-300) + 1e-15)
     };
-    assert!(close(&theta, &model.theta_dk));
-    assert!(close(&phi, &model.phi_wk));
+    assert!(close(&theta, &model.theta_dk), "k = {k}");
+    assert!(close(&phi, &model.phi_wk), "k = {k}");
 }
 
 #[test]

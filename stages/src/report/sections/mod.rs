@@ -11,3 +11,4 @@ pub mod parameters;
 pub mod ssr;
 pub mod strategies;
 pub mod topics;
+pub mod transfer;

@@ -6,3 +6,4 @@ mod reference;
 mod render;
 mod stage;
 mod support;
+mod transfer;

@@ -5,6 +5,7 @@ mod audio;
 mod beats;
 mod determinism;
 mod separability;
+mod stage;
 mod tables;
 mod tempo;
 
