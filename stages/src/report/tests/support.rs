@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{Field, Schema};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::api::*;
 use crate::report::inputs::StudyInputs;
@@ -420,20 +420,7 @@ impl Fixture {
 
     /// Runs `f` with an engine context for this fixture and `params`.
     fn with_context<T>(&self, params: Value, f: impl FnOnce(&StageContext) -> T) -> T {
-        let mut map = Map::new();
-        for spec in crate::report::Report.params() {
-            if let Some(default) = spec.default {
-                let v = match spec.ty {
-                    ParamType::Int => Value::from(default.parse::<i64>().unwrap()),
-                    _ => Value::from(default),
-                };
-                map.insert(spec.name.into(), v);
-            }
-        }
-        if let Value::Object(given) = params {
-            map.extend(given);
-        }
-        let params = Params(map);
+        let params = crate::test_support::params_with_defaults(&crate::report::Report, params);
         let inputs = self.inputs();
         let files = BTreeMap::new();
         let ctx = StageContext {
