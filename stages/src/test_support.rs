@@ -29,6 +29,14 @@ impl MemoryFiles {
             files: Arc::new(files),
         }
     }
+
+    /// These files as the one upstream node `node` of an input slot.
+    pub fn upstream(self, node: &str) -> Vec<Upstream> {
+        vec![Upstream {
+            node: node.into(),
+            files: Arc::new(self),
+        }]
+    }
 }
 
 impl UpstreamFiles for MemoryFiles {

@@ -1,11 +1,11 @@
 //! In-memory stand-ins for the engine's side of a stage (unit tests only).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use arrow::array::RecordBatch;
 
-use crate::api::{Output, Progress, Sink, Upstream, UpstreamFiles};
+use crate::api::{Output, Sink};
 
 /// A sink that keeps emitted outputs and checkpoints in memory.
 #[derive(Default)]
@@ -46,43 +46,5 @@ impl MemorySink {
     }
 }
 
-/// An upstream node whose outputs are held in memory.
-#[derive(Default)]
-pub struct MemoryFiles {
-    pub tables: BTreeMap<String, RecordBatch>,
-    pub bytes: BTreeMap<String, Vec<u8>>,
-}
-
-impl UpstreamFiles for MemoryFiles {
-    fn has(&self, file: &str) -> bool {
-        self.tables.contains_key(file) || self.bytes.contains_key(file)
-    }
-    fn table(&self, file: &str) -> Result<RecordBatch, String> {
-        self.tables
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("has no output `{file}`"))
-    }
-    fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
-        self.bytes
-            .get(file)
-            .cloned()
-            .ok_or_else(|| format!("has no output `{file}`"))
-    }
-}
-
-impl MemoryFiles {
-    pub fn upstream(self, node: &str) -> Vec<Upstream> {
-        vec![Upstream {
-            node: node.into(),
-            files: Arc::new(self),
-        }]
-    }
-}
-
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn set_total(&self, _: u64) {}
-    fn advance(&self, _: u64) {}
-}
+/// The shared in-memory upstream node and no-op progress.
+pub use crate::test_support::{MemoryFiles, NoProgress};
