@@ -73,6 +73,7 @@ fn main() {
         strategy: Strategy::SsR,
         sources: vec![Source::Tag],
         epochs,
+        max_iterations: 0,
         batch,
         lr: 0.00025,
         weight_decay: 1e-6,

@@ -129,6 +129,14 @@ const TRAIN_PARAMS: &[ParamSpec] = &[
         doc: "epochs of Algorithm 1 (the paper: 200); 0 = the untrained Rand baseline",
     },
     ParamSpec {
+        name: "max_iterations",
+        ty: ParamType::Int,
+        default: Some("0"),
+        doc: "stop after this many iterations in all, however many sources (a compute budget \
+              shared by every strategy; the paper's epochs give m sources m times the \
+              iterations); 0 = no cap",
+    },
+    ParamSpec {
         name: "batch",
         ty: ParamType::Int,
         default: Some("128"),
@@ -187,6 +195,7 @@ fn train_config(ctx: &StageContext) -> Result<TrainConfig, StageError> {
         strategy,
         sources,
         epochs: positive(ctx, "epochs", 0)?,
+        max_iterations: positive(ctx, "max_iterations", 0)?,
         batch: positive(ctx, "batch", 1)?,
         lr: ctx.params.f64("lr")?,
         weight_decay: ctx.params.f64("weight_decay")?,
@@ -351,7 +360,7 @@ impl Stage for Train {
             .collect();
 
         let device = device();
-        let total = config.epochs * sources.len() * bank.len().div_ceil(config.batch);
+        let total = config.total_iterations(sources.len() * bank.len().div_ceil(config.batch));
         ctx.progress.set_total(total as u64);
         let mut running = 0.0;
         let trained = train(
@@ -386,6 +395,7 @@ impl Stage for Train {
             "representation_dim": trained.net.representation_dim(),
             "parameters": parameters,
             "epochs": config.epochs,
+            "max_iterations": config.max_iterations,
             "batch": config.batch,
             "lr": config.lr,
             "weight_decay": config.weight_decay,
@@ -594,15 +604,17 @@ mod tests {
             err.contains("input `targets`: 0 nodes given for the 1 label sources bpm"),
             "{err}"
         );
-        let err = run(
-            &Train,
-            json!({"strategy": "SS-R", "sources": ["self"], "epochs": -1}),
-            inputs.clone(),
-        );
-        assert!(
-            err.contains("parameter `epochs`: must be at least 0, got -1"),
-            "{err}"
-        );
+        for name in ["epochs", "max_iterations"] {
+            let err = run(
+                &Train,
+                json!({"strategy": "SS-R", "sources": ["self"], name: -1}),
+                inputs.clone(),
+            );
+            assert!(
+                err.contains(&format!("parameter `{name}`: must be at least 0, got -1")),
+                "{err}"
+            );
+        }
         let err = run(
             &Train,
             json!({"strategy": "SS-R", "sources": ["genre"]}),

@@ -6,6 +6,11 @@
 //! `m * ceil(tracks / batch)` iterations, with `tracks` the training tracks
 //! that have a mel (every source's batches see them about once per epoch).
 //!
+//! A run may be capped at a number of iterations in total
+//! ([`TrainConfig::max_iterations`]): a compute budget that is the same for
+//! one source or eight, where the paper's epochs give a multi-source run
+//! m times the iterations. The capped epoch is cut short.
+//!
 //! Reproducible: the initial weights come from the seed, each epoch
 //! re-seeds the dropout masks and the sampler from (seed, epoch); nothing
 //! uses libtorch's process-wide generator, so concurrent trainings in one
@@ -35,12 +40,25 @@ pub struct TrainConfig {
     pub sources: Vec<Source>,
     /// 0 trains nothing: the Rand baseline.
     pub epochs: usize,
+    /// Stop after this many iterations in all (0: no cap).
+    pub max_iterations: usize,
     pub batch: usize,
     pub lr: f64,
     pub weight_decay: f64,
     pub seed: u64,
     /// Save a checkpoint every this many epochs (0: never).
     pub checkpoint_every: usize,
+}
+
+impl TrainConfig {
+    /// Iterations the run takes: its epochs, within the cap.
+    pub fn total_iterations(&self, iterations_per_epoch: usize) -> usize {
+        let epochs = self.epochs * iterations_per_epoch;
+        match self.max_iterations {
+            0 => epochs,
+            cap => epochs.min(cap),
+        }
+    }
 }
 
 /// One training iteration.
@@ -160,11 +178,16 @@ pub fn train(
         start_epoch = restore(&bytes, &vs, &mut adams, &mut log)?;
     }
 
+    let total = config.total_iterations(iterations_per_epoch);
     for epoch in start_epoch..config.epochs {
+        let iterations = iterations_per_epoch.min(total.saturating_sub(log.len()));
+        if iterations == 0 {
+            break;
+        }
         net.reseed_dropout(derive_seed(config.seed, "dropout", epoch as u64));
         let sampler = EpochSampler::new(bank, sources, config.batch, config.seed, epoch as u64);
         std::thread::scope(|scope| -> Result<(), String> {
-            let batches = prefetch(scope, sampler, iterations_per_epoch);
+            let batches = prefetch(scope, sampler, iterations);
             for batch in batches.iter() {
                 let (x, z) = batch_tensors(&batch, device);
                 let adam = &mut adams[batch.source];
@@ -193,6 +216,7 @@ pub fn train(
         if config.checkpoint_every > 0
             && done % config.checkpoint_every == 0
             && done < config.epochs
+            && log.len() < total
         {
             checkpoints.save(checkpoint_bytes(done, &vs, &adams, &log)?)?;
         }
@@ -327,6 +351,7 @@ mod tests {
             strategy: Strategy::SsR,
             sources: vec![Source::Tag],
             epochs,
+            max_iterations: 0,
             batch: 4,
             lr: 0.005,
             weight_decay: 1e-6,
@@ -406,6 +431,33 @@ mod tests {
         assert_ne!(
             blake3::hash(&a),
             blake3::hash(&run(&other, &Memory::default()).0)
+        );
+    }
+
+    #[test]
+    fn the_cap_cuts_the_last_epoch_short_and_resumes_to_the_same_weights() {
+        let mut capped = config(4);
+        capped.max_iterations = 5;
+        let saved = Memory::default();
+        let (a, log) = run(&capped, &saved);
+        assert_eq!(log.len(), 5, "2 per epoch, the third epoch cut after one");
+        assert_eq!(log.last().map(|r| r.epoch), Some(2));
+        let checkpoints = saved.0.borrow();
+        assert_eq!(
+            checkpoints.len(),
+            2,
+            "after epochs 1 and 2, none after the cap"
+        );
+        let resumed = Memory(RefCell::default(), Some(checkpoints[1].clone()));
+        let (b, log_b) = run(&capped, &resumed);
+        assert_eq!(blake3::hash(&a), blake3::hash(&b));
+        assert_eq!(log, log_b);
+
+        capped.max_iterations = 100;
+        assert_eq!(
+            run(&capped, &Memory::default()).1.len(),
+            8,
+            "the epochs end first"
         );
     }
 

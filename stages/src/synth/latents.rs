@@ -226,7 +226,7 @@ fn pool(params: &SynthParams, role: Role, n_tracks: usize, balance: Balance) -> 
                     Balance::Genre => (Genre::ALL[class], None, None),
                     Balance::Dance => {
                         let dance = Dance::ALL[class];
-                        (dance.base_genre(), Some(dance), None)
+                        (*rng.pick(&Dance::BAND_GENRES), Some(dance), None)
                     }
                     Balance::Instrument => {
                         (*rng.pick(&Genre::ALL), None, Some(Instrument::ALL[class]))

@@ -69,6 +69,9 @@
 //!   `international`), `irmas` (predominant instrument): (.., label,
 //!   split nullable Utf8: train / valid / test, 70/10/20 of the artists).
 //! * `ballroom`: (.., label = dance style): no split given (stratify).
+//!   Its bands play in any of the ballroom genres whatever the dance, so
+//!   tempo and groove tell the dances apart, not timbre (the real set is
+//!   separable by tempo alone: the paper's "purposefully biased" target).
 //! * `arousal`, `valence`: (.., value Float64 in [-1, 1], split),
 //!   one emotion set, the same tracks and split in both.
 //! * `lastfm`: (.., label = `track`, group = artist_id);

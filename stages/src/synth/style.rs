@@ -423,15 +423,11 @@ impl Dance {
         }
     }
 
-    /// The genre whose palette, harmony and timbre the dance borrows.
-    pub fn base_genre(self) -> Genre {
-        match self {
-            Dance::Waltz | Dance::VienneseWaltz => Genre::Waltz,
-            Dance::Tango => Genre::Tango,
-            Dance::ChaCha | Dance::Rumba => Genre::ChaCha,
-            Dance::Quickstep => Genre::Jazz,
-        }
-    }
+    /// The genres whose palette, harmony and timbre ballroom bands play
+    /// in. A band's genre is drawn from these whatever its dance, so the
+    /// timbre says nothing about the dance: tempo and groove do, as in
+    /// Extended Ballroom, whose classes are separable by tempo alone.
+    pub const BAND_GENRES: [Genre; 4] = [Genre::Waltz, Genre::Tango, Genre::ChaCha, Genre::Jazz];
 
     /// Tempo range in BPM (ballroom competition tempi).
     pub fn tempo_bpm(self) -> (f64, f64) {
@@ -445,13 +441,12 @@ impl Dance {
         }
     }
 
+    /// The groove: 3/4 for the waltzes, one plain backbeat for every 4/4
+    /// dance, so that within a meter only the tempo tells dances apart.
     pub fn rhythm(self) -> Rhythm {
         match self {
             Dance::Waltz | Dance::VienneseWaltz => Rhythm::Waltz,
-            Dance::Tango => Rhythm::Tango,
-            Dance::ChaCha => Rhythm::ChaCha,
-            Dance::Quickstep => Rhythm::Swing,
-            Dance::Rumba => Rhythm::Rumba,
+            Dance::Tango | Dance::ChaCha | Dance::Quickstep | Dance::Rumba => Rhythm::Backbeat,
         }
     }
 }

@@ -321,3 +321,47 @@ fn bad_parameters_are_named() {
     p.learning_tracks = 0;
     assert!(crate::synth::plan_corpus(&p).is_err());
 }
+
+/// The Ballroom-like set is separable by tempo (and meter), not by what
+/// the band sounds like: every dance is played in several band genres,
+/// every 4/4 dance on the same backbeat, each at its own tempo range.
+#[test]
+fn dances_differ_in_tempo_and_meter_not_in_band_or_groove() {
+    use crate::synth::style::Rhythm;
+    use crate::synth::Dance;
+    // Eight artists per dance, so that a dance's bands cannot all share a
+    // genre by chance.
+    let c = corpus(&SynthParams {
+        target_tracks: 240,
+        ..SynthParams::default_study(1)
+    });
+    let ballroom: Vec<&TrackLatent> = c
+        .tracks
+        .iter()
+        .filter(|t| t.role == Role::Target(TargetSet::Ballroom))
+        .collect();
+    for dance in Dance::ALL {
+        let of: Vec<&&TrackLatent> = ballroom.iter().filter(|t| t.dance == Some(dance)).collect();
+        assert!(!of.is_empty(), "{dance:?} has tracks");
+        let genres: BTreeSet<Genre> = of.iter().map(|t| t.genre).collect();
+        assert!(
+            genres.len() >= 2,
+            "{dance:?} is played in one genre only: {genres:?}"
+        );
+        assert!(genres.iter().all(|g| Dance::BAND_GENRES.contains(g)));
+        let waltz = matches!(dance, Dance::Waltz | Dance::VienneseWaltz);
+        let (low, high) = dance.tempo_bpm();
+        for t in of {
+            assert_eq!(
+                t.rhythm,
+                if waltz {
+                    Rhythm::Waltz
+                } else {
+                    Rhythm::Backbeat
+                }
+            );
+            assert_eq!(t.meter, if waltz { 3 } else { 4 });
+            assert!((low..=high).contains(&t.bpm), "{dance:?} at {} BPM", t.bpm);
+        }
+    }
+}
