@@ -146,8 +146,13 @@ pub fn explain(now: &NodeRecord, before: Option<&NodeRecord>) -> Vec<String> {
             .map(|(a, _)| &a.0)
             .collect();
         if !changed.is_empty() {
+            let share = if changed.len() > NAMED {
+                format!(" ({} of {})", changed.len(), ups.len())
+            } else {
+                String::new()
+            };
             why.push(format!(
-                "input `{slot}` changed: upstream {} changed",
+                "input `{slot}` changed: upstream {} changed{share}",
                 join(&changed)
             ));
         }
@@ -158,12 +163,22 @@ pub fn explain(now: &NodeRecord, before: Option<&NodeRecord>) -> Vec<String> {
     why
 }
 
+/// Upstream names a reason lists before it counts the rest: a glob input
+/// of hundreds of nodes would otherwise make a line of thousands of
+/// characters.
+const NAMED: usize = 3;
+
 fn join(names: &[&String]) -> String {
-    names
+    let shown = names
         .iter()
+        .take(NAMED)
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match names.len().saturating_sub(NAMED) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +219,34 @@ mod tests {
         assert_eq!(
             explain(&before, Some(&before)),
             vec!["artifact missing from the store"]
+        );
+    }
+
+    #[test]
+    fn many_changed_upstreams_are_counted_not_all_named() {
+        let glob = |keys: &[&str]| {
+            let mut r = record(&keys.concat(), 1.0, "u");
+            let ups = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("eval_{i}"), k.to_string()))
+                .collect();
+            r.inputs.insert("table".into(), ups);
+            r
+        };
+        let before = glob(&["a", "b", "c", "d", "e", "f"]);
+        let now = glob(&["A", "B", "c", "D", "E", "F"]);
+        assert_eq!(
+            explain(&now, Some(&before)),
+            vec![
+                "input `table` changed: upstream `eval_0`, `eval_1`, `eval_3` and 2 more \
+                 changed (5 of 6)"
+            ]
+        );
+        let fewer = glob(&["a", "b", "c", "d"]);
+        assert_eq!(
+            explain(&fewer, Some(&before)),
+            vec!["input `table` now reads `eval_0`, `eval_1`, `eval_2` and 1 more"]
         );
     }
 }
