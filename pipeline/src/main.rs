@@ -95,6 +95,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    stages::model::use_one_torch_thread();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),

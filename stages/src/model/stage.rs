@@ -269,7 +269,7 @@ impl Stage for Train {
         "train"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn doc(&self) -> &'static str {
         "Trains the representation network of one experimental run (Algorithm 1): weights, config and the loss log."
@@ -467,7 +467,7 @@ impl Stage for Extract {
         "extract"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &'static str {
         "The representation of every track of a target dataset: [mean, std] of fc-feature over 216-frame slices."

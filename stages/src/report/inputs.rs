@@ -18,6 +18,9 @@ pub const TOPICS: &str = "topics";
 pub struct Score {
     pub representation: String,
     pub dataset: String,
+    /// The split repeat: the same splits for every representation of a
+    /// dataset, so scores of one repeat can be paired.
+    pub repeat: i64,
     pub metric: String,
     pub value: f64,
 }
@@ -182,6 +185,7 @@ fn pairs(t: &Table, low: &str, high: &str) -> Result<Vec<(f64, f64)>, StageError
 pub fn read_scores(t: &Table) -> Result<Vec<Score>, StageError> {
     let representation = t.utf8("representation")?;
     let dataset = t.utf8("dataset")?;
+    let repeat = t.i64("repeat")?;
     let metric = t.utf8("metric")?;
     let value = t.f64("value")?;
     let mut rows = Vec::with_capacity(t.rows());
@@ -195,6 +199,7 @@ pub fn read_scores(t: &Table) -> Result<Vec<Score>, StageError> {
         rows.push(Score {
             representation,
             dataset: dataset[i].clone(),
+            repeat: repeat[i],
             metric: metric[i].clone(),
             value: value[i],
         });

@@ -9,7 +9,7 @@ use super::sections::{
 };
 use crate::api::*;
 
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 const TITLE: ParamSpec = ParamSpec {
     name: "title",
