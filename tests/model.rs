@@ -1,7 +1,8 @@
 //! Training and extraction through the real binary on the tiny bundled
 //! corpus: losses fall, Rand is the untrained network, vectors have the
 //! strategy's width, and a training node killed mid-way resumes from its
-//! checkpoint to the weights of an uninterrupted run.
+//! checkpoint to the weights of an uninterrupted run, whatever thread count
+//! the environment asks libtorch for.
 
 use std::path::Path;
 use std::time::Duration;
@@ -122,15 +123,25 @@ fn checkpoint_written(store: &Path) -> bool {
 
 #[test]
 fn a_killed_training_resumes_to_the_uninterrupted_weights() {
+    // libtorch's sums depend on its thread count: the binary fixes it, so
+    // neither the machine's cores nor OpenMP's variable change the weights.
+    let threads = |p: &Project, n: &str, args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("OMP_NUM_THREADS", n);
+        cmd
+    };
     let whole = Project::new(&Backend::Local, "train-whole");
     whole.write("pipeline.yaml", &pipeline(ONE_MODEL));
-    let report = whole.run(&["run", "--json"]).ok().json();
+    let ran: Ran = threads(&whole, "1", &["run", "--json"])
+        .output()
+        .unwrap()
+        .into();
+    let report = ran.ok().json();
     let want = whole.blob_of(&key_of(&report, "train_tag"), "weights");
 
     let killed = Project::new(&Backend::Local, "train-killed");
     killed.write("pipeline.yaml", &pipeline(ONE_MODEL));
-    let mut child = killed
-        .command(&["run"])
+    let mut child = threads(&killed, "2", &["run"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -142,7 +153,11 @@ fn a_killed_training_resumes_to_the_uninterrupted_weights() {
     child.wait().unwrap();
     assert!(reached, "no checkpoint was ever written");
 
-    let rerun = killed.run(&["run", "--json"]).ok();
+    let rerun: Ran = threads(&killed, "2", &["run", "--json"])
+        .output()
+        .unwrap()
+        .into();
+    let rerun = rerun.ok();
     assert!(rerun.nodes("ran").contains("train_tag"));
     let report = rerun.json();
     let resumed_at = metadata(&killed, &report, "train_tag")["resumed_at_epoch"]
