@@ -8,10 +8,13 @@
 
 use std::time::Instant;
 
-use stages::audio::{MelDb, Scaler, N_MELS};
-use stages::model::data::{MelBank, SourceData};
+use stages::model::data::SourceData;
 use stages::model::train::{train, Checkpoints, TrainConfig};
 use stages::study::{Source, Strategy};
+
+#[path = "common/bank.rs"]
+mod bank;
+use bank::random_bank;
 
 struct NoCheckpoints;
 
@@ -22,35 +25,6 @@ impl Checkpoints for NoCheckpoints {
     fn load(&self) -> Result<Option<Vec<u8>>, String> {
         Ok(None)
     }
-}
-
-fn random_bank(tracks: usize, frames: usize) -> (MelBank, Vec<f32>) {
-    let mut rng = fastrand::Rng::with_seed(0);
-    let scaler = Scaler {
-        mean: [0.0; N_MELS],
-        std: [1.0; N_MELS],
-    };
-    let mut bank = MelBank::new();
-    let mut z = Vec::new();
-    for t in 0..tracks {
-        let data = (0..2 * frames * N_MELS)
-            .map(|_| rng.f32() * 2.0 - 1.0)
-            .collect();
-        bank.push(
-            format!("t{t}"),
-            &MelDb {
-                channels: 2,
-                frames,
-                bands: N_MELS,
-                data,
-            },
-            &scaler,
-        );
-        let raw: Vec<f32> = (0..50).map(|_| rng.f32() + 1e-3).collect();
-        let sum: f32 = raw.iter().sum();
-        z.extend(raw.iter().map(|v| v / sum));
-    }
-    (bank, z)
 }
 
 fn main() {
