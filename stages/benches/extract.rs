@@ -27,17 +27,10 @@ fn main() {
         .unwrap_or(32);
     let (bank, _) = random_bank(tracks, FRAMES_30S);
     let (warm, _) = random_bank(16, FRAMES_30S);
-    let eight = vec![
-        Source::SelfSupervised,
-        Source::Year,
-        Source::Bpm,
-        Source::Taste,
-        Source::Tag,
-        Source::Lyrics,
-        Source::CdrTag,
-        Source::Artist,
-    ];
-    for (strategy, sources) in [(Strategy::SsR, vec![Source::Tag]), (Strategy::MssCr, eight)] {
+    for (strategy, sources) in [
+        (Strategy::SsR, vec![Source::Tag]),
+        (Strategy::MssCr, Source::ALL.to_vec()),
+    ] {
         let config = TrainConfig {
             strategy,
             sources,
