@@ -8,10 +8,7 @@ use stages::model::data::MelBank;
 /// one 50-topic distribution per track.
 pub fn random_bank(tracks: usize, frames: usize) -> (MelBank, Vec<f32>) {
     let mut rng = fastrand::Rng::with_seed(0);
-    let scaler = Scaler {
-        mean: [0.0; N_MELS],
-        std: [1.0; N_MELS],
-    };
+    let scaler = Scaler::identity();
     let mut bank = MelBank::new();
     let mut z = Vec::new();
     for t in 0..tracks {

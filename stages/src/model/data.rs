@@ -251,10 +251,7 @@ mod tests {
     use super::*;
 
     fn bank(lengths: &[usize]) -> MelBank {
-        let scaler = Scaler {
-            mean: [0.0; N_MELS],
-            std: [1.0; N_MELS],
-        };
+        let scaler = Scaler::identity();
         let mut bank = MelBank::new();
         for (i, &frames) in lengths.iter().enumerate() {
             let data = (0..2 * frames * N_MELS)

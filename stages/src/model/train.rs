@@ -308,10 +308,7 @@ mod tests {
     /// Tracks of two kinds (a low or a high band is loud), labelled with a
     /// distribution that says which: learnable from any crop.
     fn two_kinds(tracks: usize) -> (MelBank, Vec<f32>) {
-        let scaler = Scaler {
-            mean: [0.0; N_MELS],
-            std: [1.0; N_MELS],
-        };
+        let scaler = Scaler::identity();
         let mut bank = MelBank::new();
         let mut z = Vec::new();
         for t in 0..tracks {
