@@ -152,6 +152,23 @@ fn wrong_column_types_name_the_node_table_and_column() {
         ],
     );
 
+    // The split repeat, which the transfer check pairs scores by.
+    let mut fx = Fixture::new();
+    let scores = &fx.scores[0].1.tables["scores"];
+    let as_text = utf8(&vec!["0"; scores.num_rows()]);
+    let bad = with_column(scores, "repeat", as_text);
+    fx.scores[0].1.tables.insert("scores".into(), bad);
+    assert_mentions(
+        &error_of(&fx),
+        &[
+            "input `scores`",
+            "table `scores`",
+            "column `repeat`",
+            "Utf8",
+            "Int64",
+        ],
+    );
+
     let mut fx = Fixture::new();
     let effects = &fx.analysis.tables["fixed_effects"];
     let bad = with_column(effects, "estimate", utf8(&vec!["1"; effects.num_rows()]));
