@@ -100,7 +100,7 @@ fn training_lowers_every_loss_and_extraction_has_the_strategy_width() {
     ] {
         let meta = metadata(&p, &report, node);
         assert_eq!(meta["dim"], dim, "{node}");
-        assert_eq!(meta["tracks"], 24, "{node}: every ballroom track");
+        assert_eq!(meta["tracks"], 32, "{node}: every ballroom track");
         assert_eq!(meta["missing"], 0);
     }
     assert!(p.run(&["run", "--json"]).ok().nodes("ran").is_empty());

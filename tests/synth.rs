@@ -45,8 +45,9 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     // The manifest is a user's track manifest: it passes the contract as
     // stored, and its uris name synth_audio's files.
     let manifest = output_table(&p, &first, "tracks", "table");
-    // 48 learning tracks and 6 target sets of 24 (tiny preset).
-    assert_eq!(manifest.num_rows(), 192);
+    // 48 learning tracks, 5 target sets of 24 and Ballroom's 32 (tiny
+    // preset).
+    assert_eq!(manifest.num_rows(), 200);
     assert_eq!(
         validate(Contract::Tracks, "tracks", &manifest).unwrap(),
         manifest
@@ -63,7 +64,7 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     // storage in a content-addressed store.
     let audio = p.run(&["show", "audio", "--rows", "2"]).ok().stdout;
     assert!(
-        audio.contains("fetched: 192 rows") && audio.contains("failures: 0 rows"),
+        audio.contains("fetched: 200 rows") && audio.contains("failures: 0 rows"),
         "{audio}"
     );
     let synthesised = manifest_of(&p, &first, "tracks")["files"].clone();
@@ -83,7 +84,7 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
 
     let mel = p.run(&["show", "mel", "--rows", "1"]).ok().stdout;
     assert!(
-        mel.contains("failures: 0 rows") && mel.contains("mfcc: 192 rows"),
+        mel.contains("failures: 0 rows") && mel.contains("mfcc: 200 rows"),
         "{mel}"
     );
     let z = p.run(&["show", "z_tag", "--rows", "1"]).ok().stdout;

@@ -177,18 +177,13 @@ pub fn plan_tracks(params: &SynthParams) -> Vec<TrackLatent> {
         Balance::None,
     );
     for set in TargetSet::ALL {
-        let balance = match set {
-            TargetSet::Gtzan | TargetSet::Fma => Balance::Genre,
-            TargetSet::Ballroom => Balance::Dance,
-            TargetSet::Irmas => Balance::Instrument,
-            TargetSet::Emotion | TargetSet::Lastfm => Balance::None,
+        let (balance, n_tracks) = match set {
+            TargetSet::Gtzan | TargetSet::Fma => (Balance::Genre, params.target_tracks),
+            TargetSet::Ballroom => (Balance::Dance, params.ballroom_tracks),
+            TargetSet::Irmas => (Balance::Instrument, params.target_tracks),
+            TargetSet::Emotion | TargetSet::Lastfm => (Balance::None, params.target_tracks),
         };
-        tracks.extend(pool(
-            params,
-            Role::Target(set),
-            params.target_tracks,
-            balance,
-        ));
+        tracks.extend(pool(params, Role::Target(set), n_tracks, balance));
     }
     tracks
 }
@@ -334,6 +329,9 @@ fn draw_instrument(rng: &mut Rng, palette: &[f64; 7], exclude: Option<Instrument
     Instrument::ALL[rng.weighted(&weights)]
 }
 
+/// Spread of a track's tempo around its artist's (log scale): about 15%.
+const TRACK_TEMPO_SD: f64 = 0.15;
+
 fn make_track(
     rng: &mut Rng,
     track_id: String,
@@ -343,9 +341,11 @@ fn make_track(
 ) -> TrackLatent {
     let style = artist.genre.style();
     let (lo, hi) = artist.tempo_range_bpm;
-    // Around the artist's tempo; a draw outside the style's range is
-    // redrawn uniformly inside it (clamping would pile tracks on the edges).
-    let jittered = artist.tempo_center_bpm * rng.gauss(0.0, 0.03).exp();
+    // Around the artist's tempo, but widely (a band plays ballads and fast
+    // numbers), so that an artist's sound does not give away the tempo; a
+    // draw outside the style's range is redrawn uniformly inside it
+    // (clamping would pile tracks on the edges).
+    let jittered = artist.tempo_center_bpm * rng.gauss(0.0, TRACK_TEMPO_SD).exp();
     let bpm = if (lo..=hi).contains(&jittered) {
         jittered
     } else {

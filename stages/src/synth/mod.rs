@@ -18,7 +18,9 @@
 //!    mode and brightness), a year (from brightness and genre), a
 //!    popularity and a production (drum tuning, EQ, room, lead level,
 //!    noise floor), each with noise. An artist's tracks share genre,
-//!    groove, key, tempo range, timbre, production and era.
+//!    groove, key, timbre, production and era; their tempi spread about
+//!    15% around the artist's, so an artist's sound does not give away a
+//!    track's tempo.
 //! 2. [`labels`] and [`targets`]: every label table is drawn from those
 //!    latents with the noise the real source has (see each table's doc).
 //!    The `self` source needs no table.
@@ -61,17 +63,20 @@
 //! * `bpm`, `year`: (track_id Utf8, value Float64).
 //!
 //! Targets (each set's own tracks and artists, disjoint from learning
-//! tracks; `SynthParams::target_tracks` each), every manifest starting
+//! tracks; `SynthParams::target_tracks` each, `ballroom_tracks` for
+//! Ballroom), every manifest starting
 //! (track_id, uri = [`corpus::audio_uri`]: `audio/<track_id>.wav`, the name
 //! of the track's file among `synth_audio`'s outputs):
 //! * `gtzan`: (.., label, group = artist_id nullable Utf8).
 //! * `fma` (top-level genre: the three ballroom genres are
 //!   `international`), `irmas` (predominant instrument): (.., label,
 //!   split nullable Utf8: train / valid / test, 70/10/20 of the artists).
-//! * `ballroom`: (.., label = dance style): no split given (stratify).
-//!   Its bands play in any of the ballroom genres whatever the dance, so
-//!   tempo and groove tell the dances apart, not timbre (the real set is
-//!   separable by tempo alone: the paper's "purposefully biased" target).
+//! * `ballroom`: (.., label = dance style, eight of Extended Ballroom's
+//!   classes): no split given (stratify). Its bands play in any of the
+//!   ballroom genres whatever the dance, and every 4/4 dance on the same
+//!   backbeat, so meter and tempo tell the dances apart, not timbre (the
+//!   real set is separable by tempo alone: the paper's "purposefully
+//!   biased" target).
 //! * `arousal`, `valence`: (.., value Float64 in [-1, 1], split),
 //!   one emotion set, the same tracks and split in both.
 //! * `lastfm`: (.., label = `track`, group = artist_id);

@@ -55,9 +55,13 @@ pub struct SynthParams {
     pub sample_rate: u32,
     /// Tracks with learning-source labels (never in a target dataset).
     pub learning_tracks: usize,
-    /// Tracks in each target dataset (GTZAN-, FMA-, Ballroom-, IRMAS-,
-    /// emotion- and Last.fm-like: six disjoint sets).
+    /// Tracks in each target dataset but the Ballroom-like one (GTZAN-,
+    /// FMA-, IRMAS-, emotion- and Last.fm-like: disjoint sets).
     pub target_tracks: usize,
+    /// Tracks in the Ballroom-like set: its eight dances differ only by
+    /// meter and tempo bands a few BPM apart, which takes more test tracks
+    /// per class to tell representations apart than a genre does.
+    pub ballroom_tracks: usize,
     /// Mean tracks per artist; an artist shares genre, key, tempo range,
     /// timbre and era across its tracks.
     pub tracks_per_artist: usize,
@@ -86,6 +90,7 @@ impl SynthParams {
             sample_rate: 22_050,
             learning_tracks: 48,
             target_tracks: 24,
+            ballroom_tracks: 32,
             tracks_per_artist: 4,
             taste_users: 40,
             lastfm_users: 24,
@@ -107,6 +112,7 @@ impl SynthParams {
             duration_s: 10.0,
             learning_tracks: 240,
             target_tracks: 60,
+            ballroom_tracks: 160,
             tracks_per_artist: 5,
             taste_users: 150,
             lastfm_users: 80,
@@ -144,6 +150,7 @@ impl SynthParams {
         let counts = [
             ("learning_tracks", self.learning_tracks, 8, 1_000_000),
             ("target_tracks", self.target_tracks, 8, 1_000_000),
+            ("ballroom_tracks", self.ballroom_tracks, 8, 1_000_000),
             ("tracks_per_artist", self.tracks_per_artist, 1, 10_000),
             ("taste_users", self.taste_users, 2, 1_000_000),
             ("lastfm_users", self.lastfm_users, 2, 1_000_000),

@@ -114,7 +114,8 @@ fn ids_are_safe_unique_file_names_and_targets_never_learn() {
             .tracks_in(Role::Target(set))
             .map(|t| t.track_id.clone())
             .collect();
-        assert_eq!(ids.len(), 24, "{}", set.name());
+        let expected = if set == TargetSet::Ballroom { 32 } else { 24 };
+        assert_eq!(ids.len(), expected, "{}", set.name());
         assert!(ids.is_disjoint(&learning));
     }
     // Target artists never appear among learning artists either.
@@ -329,10 +330,10 @@ fn bad_parameters_are_named() {
 fn dances_differ_in_tempo_and_meter_not_in_band_or_groove() {
     use crate::synth::style::Rhythm;
     use crate::synth::Dance;
-    // Eight artists per dance, so that a dance's bands cannot all share a
+    // Six artists per dance, so that a dance's bands cannot all share a
     // genre by chance.
     let c = corpus(&SynthParams {
-        target_tracks: 240,
+        ballroom_tracks: 240,
         ..SynthParams::default_study(1)
     });
     let ballroom: Vec<&TrackLatent> = c
@@ -364,4 +365,45 @@ fn dances_differ_in_tempo_and_meter_not_in_band_or_groove() {
             assert!((low..=high).contains(&t.bpm), "{dance:?} at {} BPM", t.bpm);
         }
     }
+    // Within a meter, tempo alone decides: the bands do not overlap.
+    for a in Dance::ALL {
+        for b in Dance::ALL {
+            let same_meter = (a.rhythm() == Rhythm::Waltz) == (b.rhythm() == Rhythm::Waltz);
+            if a < b && same_meter {
+                let ((a_low, a_high), (b_low, b_high)) = (a.tempo_bpm(), b.tempo_bpm());
+                assert!(a_high < b_low || b_high < a_low, "{a:?} and {b:?} overlap");
+            }
+        }
+    }
+}
+
+/// An artist's tracks spread widely in tempo (where the genre allows), so
+/// that recognising the artist's sound does not give the tempo away and
+/// the bpm source has something of its own to teach.
+#[test]
+fn an_artists_sound_does_not_give_away_the_tempo() {
+    let c = corpus(&SynthParams::default_study(1));
+    let mut by_artist: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for t in c.tracks_in(Role::Learning) {
+        let (low, high) = t.genre.style().tempo_bpm;
+        if high / low > 1.5 {
+            by_artist.entry(&t.artist_id).or_default().push(t.bpm.ln());
+        }
+    }
+    let spreads: Vec<f64> = by_artist
+        .values()
+        .filter(|tempi| tempi.len() >= 3)
+        .map(|tempi| {
+            let mean = tempi.iter().sum::<f64>() / tempi.len() as f64;
+            let var = tempi.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
+            (var / (tempi.len() - 1) as f64).sqrt()
+        })
+        .collect();
+    assert!(spreads.len() >= 10, "{} artists", spreads.len());
+    let mean_spread = spreads.iter().sum::<f64>() / spreads.len() as f64;
+    println!("within-artist sd of ln(bpm): {mean_spread:.3}");
+    assert!(
+        mean_spread > 0.11,
+        "tracks stay at their artist's tempo: {mean_spread}"
+    );
 }
