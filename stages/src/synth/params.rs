@@ -103,10 +103,10 @@ impl SynthParams {
     }
 
     /// The default study: sized so that rendering, mel, factorization,
-    /// training small CNNs on CPU and evaluation fit in about ten minutes
-    /// on two cores. Tracks are 10 s (not the datasets' 30 s): extraction
-    /// and the front end scale with duration, and 10 s still gives every
-    /// track two 216-frame slices.
+    /// training small CNNs on CPU and evaluation fit in about a quarter of
+    /// an hour on two cores. Tracks are 10 s (not the datasets' 30 s):
+    /// extraction and the front end scale with duration, and 10 s still
+    /// gives every track two 216-frame slices.
     pub fn default_study(seed: u64) -> Self {
         SynthParams {
             duration_s: 10.0,
