@@ -72,11 +72,12 @@
 //!   `international`), `irmas` (predominant instrument): (.., label,
 //!   split nullable Utf8: train / valid / test, 70/10/20 of the artists).
 //! * `ballroom`: (.., label = dance style, eight of Extended Ballroom's
-//!   classes): no split given (stratify). Its bands play in any of the
-//!   ballroom genres whatever the dance, and every 4/4 dance on the same
-//!   backbeat, so meter and tempo tell the dances apart, not timbre (the
-//!   real set is separable by tempo alone: the paper's "purposefully
-//!   biased" target).
+//!   classes, group = artist_id nullable Utf8): artist-filtered splits,
+//!   since a band plays one dance and its sound would otherwise name it.
+//!   Its bands play in any of the ballroom genres whatever the dance, and
+//!   every 4/4 dance on the same backbeat, so meter and tempo tell the
+//!   dances apart, not timbre (the real set is separable by tempo alone:
+//!   the paper's "purposefully biased" target).
 //! * `arousal`, `valence`: (.., value Float64 in [-1, 1], split),
 //!   one emotion set, the same tracks and split in both.
 //! * `lastfm`: (.., label = `track`, group = artist_id);

@@ -32,7 +32,8 @@ pub struct TargetTables {
     pub gtzan: RecordBatch,
     /// (.., label = top-level genre, split): artist-disjoint split.
     pub fma: RecordBatch,
-    /// (.., label = dance style): stratified random splits.
+    /// (.., label = dance style, group = artist_id): artist-filtered
+    /// splits, so a probe cannot name the dance by recognising the band.
     pub ballroom: RecordBatch,
     /// (.., label = predominant instrument, split): artist-disjoint.
     pub irmas: RecordBatch,
@@ -109,6 +110,7 @@ pub fn target_tables(
                 "label",
                 labels(&ballroom, |t| t.dance.map_or(t.genre.name(), |d| d.name())),
             ),
+            ("group", artists(&ballroom)),
         ])?,
         irmas: batch(vec![
             ("track_id", ids(&irmas)),
