@@ -116,7 +116,7 @@ impl SynthParams {
         SynthParams {
             duration_s: 10.0,
             learning_tracks: 240,
-            target_tracks: 60,
+            target_tracks: 100,
             ballroom_tracks: 160,
             tracks_per_artist: 5,
             target_tracks_per_artist: 2,
