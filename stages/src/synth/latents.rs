@@ -208,13 +208,13 @@ fn artist_id(role: Role, class: usize, index: usize) -> String {
 /// within a class, tracks around their artist.
 fn pool(params: &SynthParams, role: Role, n_tracks: usize, balance: Balance) -> Vec<TrackLatent> {
     let classes = balance.classes();
+    let per_artist = match role {
+        Role::Learning => params.tracks_per_artist,
+        Role::Target(_) => params.target_tracks_per_artist,
+    };
     let mut artists: Vec<Vec<Artist>> = Vec::with_capacity(classes);
     for class in 0..classes {
         let in_class = n_tracks / classes + usize::from(class < n_tracks % classes);
-        let per_artist = match role {
-            Role::Learning => params.tracks_per_artist,
-            Role::Target(_) => params.target_tracks_per_artist,
-        };
         let count = in_class.div_ceil(per_artist).max(1);
         let list = (0..count)
             .map(|index| {

@@ -62,7 +62,7 @@ pub struct SynthParams {
     /// meter and tempo bands a few BPM apart, which takes more test tracks
     /// per class to tell representations apart than a genre does.
     pub ballroom_tracks: usize,
-    /// Mean tracks per artist; an artist shares genre, key, tempo range,
+    /// Mean tracks per learning artist; an artist shares genre, key, tempo range,
     /// timbre and era across its tracks.
     pub tracks_per_artist: usize,
     /// Mean tracks per artist in the target sets: fewer than in learning,

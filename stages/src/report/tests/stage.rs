@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, StringArray};
+use arrow::array::{Array, ArrayRef, StringArray};
 use serde_json::json;
 
 use super::support::*;
@@ -133,15 +133,20 @@ fn assert_mentions(message: &str, parts: &[&str]) {
     }
 }
 
+/// The report's error when score node `node`'s `column` is replaced by
+/// `make(rows)`.
+fn error_with_column(node: usize, column: &str, make: impl Fn(usize) -> ArrayRef) -> String {
+    let mut fx = Fixture::new();
+    let scores = &fx.scores[node].1.tables["scores"];
+    let bad = with_column(scores, column, make(scores.num_rows()));
+    fx.scores[node].1.tables.insert("scores".into(), bad);
+    error_of(&fx)
+}
+
 #[test]
 fn wrong_column_types_name_the_node_table_and_column() {
-    let mut fx = Fixture::new();
-    let scores = &fx.scores[1].1.tables["scores"];
-    let as_int = i64s(&vec![1; scores.num_rows()]);
-    let bad = with_column(scores, "value", as_int);
-    fx.scores[1].1.tables.insert("scores".into(), bad);
     assert_mentions(
-        &error_of(&fx),
+        &error_with_column(1, "value", |n| i64s(&vec![1; n])),
         &[
             "input `scores`",
             "node `eval_b`",
@@ -153,13 +158,8 @@ fn wrong_column_types_name_the_node_table_and_column() {
     );
 
     // The split repeat, which the transfer check pairs scores by.
-    let mut fx = Fixture::new();
-    let scores = &fx.scores[0].1.tables["scores"];
-    let as_text = utf8(&vec!["0"; scores.num_rows()]);
-    let bad = with_column(scores, "repeat", as_text);
-    fx.scores[0].1.tables.insert("scores".into(), bad);
     assert_mentions(
-        &error_of(&fx),
+        &error_with_column(0, "repeat", |n| utf8(&vec!["0"; n])),
         &[
             "input `scores`",
             "table `scores`",

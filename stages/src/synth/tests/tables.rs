@@ -325,6 +325,14 @@ fn bad_parameters_are_named() {
     let mut p = SynthParams::tiny(1);
     p.learning_tracks = 0;
     assert!(crate::synth::plan_corpus(&p).is_err());
+    let mut p = SynthParams::tiny(1);
+    p.ballroom_tracks = 0;
+    let e = crate::synth::plan_corpus(&p).expect_err("no Ballroom tracks");
+    assert!(e.to_string().contains("ballroom_tracks"), "{e}");
+    let mut p = SynthParams::tiny(1);
+    p.target_tracks_per_artist = 0;
+    let e = crate::synth::plan_corpus(&p).expect_err("no tracks per artist");
+    assert!(e.to_string().contains("target_tracks_per_artist"), "{e}");
 }
 
 /// The Ballroom-like set is separable by tempo (and meter), not by what
