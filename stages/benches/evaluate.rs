@@ -20,7 +20,7 @@ use std::time::Instant;
 use stages::evaluate::mlp::{MlpConfig, Target};
 use stages::evaluate::probe::probe_repeats;
 use stages::evaluate::splits::{make_splits, Classes, Part, SplitInput};
-use stages::synth::rng::Rng;
+use stages::rng::Rng;
 
 const TRACKS: usize = 1000;
 const DIM: usize = 512;

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use stages::labels::csr::Csr;
 use stages::labels::plsa::{fit_from, init, PlsaConfig};
-use stages::labels::rng::SplitMix64;
+use stages::rng::Rng;
 
 const TRACKS: usize = 46_490;
 const ITEMS: usize = 20_000;
@@ -205,13 +205,13 @@ fn run_peer(
 
 /// The matrix recipe in the module doc.
 fn generate() -> Csr {
-    let mut rng = SplitMix64::new(SEED);
+    let mut rng = Rng::new(SEED);
     let mut triplets = Vec::with_capacity((TRACKS as f64 * (MEAN_DRAWS + 1.0)) as usize);
     let span = (ITEMS as f64 + 10.0) / 10.0;
     for d in 0..TRACKS {
-        let draws = 1 + (-rng.next_open01().ln() * MEAN_DRAWS) as usize;
+        let draws = 1 + (-rng.uniform_open().ln() * MEAN_DRAWS) as usize;
         for _ in 0..draws.min(ITEMS) {
-            let w = (10.0 * span.powf(rng.next_open01()) - 10.0) as usize;
+            let w = (10.0 * span.powf(rng.uniform_open()) - 10.0) as usize;
             triplets.push((d as u32, w.min(ITEMS - 1) as u32, 1.0));
         }
     }

@@ -14,6 +14,7 @@ pub mod frontend;
 pub mod labels;
 pub mod model;
 pub mod report;
+pub mod rng;
 pub mod study;
 pub mod synth;
 pub mod tabular;

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::mixed::{Config, Fit, Model};
 use super::normal::Normal;
 use crate::api::{Progress, StageError};
-use crate::labels::rng::SplitMix64;
+use crate::rng::Rng;
 
 /// The fixed effects of every successful resample.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub fn quantile(sorted: &[f64], prob: f64) -> f64 {
 
 /// One seed per resample, from the master seed.
 fn resample_seeds(seed: u64, resamples: usize) -> Vec<u64> {
-    let mut master = SplitMix64::new(seed);
+    let mut master = Rng::new(seed);
     (0..resamples).map(|_| master.next_u64()).collect()
 }
 

@@ -1,20 +1,20 @@
 //! Standard normal draws for the bootstrap, from the crate's own seeded
-//! SplitMix64 (labels::rng) so that a seed means the same draws after any
+//! SplitMix64 (crate::rng) so that a seed means the same draws after any
 //! dependency upgrade: results are content-addressed by their seed.
 
-use crate::labels::rng::SplitMix64;
+use crate::rng::Rng;
 
 /// Box-Muller pairs; the second of each pair is kept for the next call.
 #[derive(Debug, Clone)]
 pub struct Normal {
-    uniform: SplitMix64,
+    uniform: Rng,
     spare: Option<f64>,
 }
 
 impl Normal {
     pub fn new(seed: u64) -> Self {
         Normal {
-            uniform: SplitMix64::new(seed),
+            uniform: Rng::new(seed),
             spare: None,
         }
     }
@@ -24,8 +24,8 @@ impl Normal {
             return z;
         }
         // u1 in (0, 1] keeps the logarithm finite.
-        let u1 = self.uniform.next_open01();
-        let u2 = self.uniform.next_open01();
+        let u1 = self.uniform.uniform_open();
+        let u2 = self.uniform.uniform_open();
         let radius = (-2.0 * u1.ln()).sqrt();
         let angle = 2.0 * std::f64::consts::PI * u2;
         self.spare = Some(radius * angle.sin());

@@ -249,7 +249,7 @@ fn fit_model(
         .map_err(|e| StageError::Data(format!("{}: {e}", which.name())))?;
     let config = bootstrap_config();
     // Two independent streams: parametric and case.
-    let mut seeds = crate::labels::rng::SplitMix64::new(seed);
+    let mut seeds = crate::rng::Rng::new(seed);
     let parametric =
         bootstrap::parametric(&model, &fit, resamples, seeds.next_u64(), &config, progress);
     let groups = study.datasets.len();

@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn informative_features_beat_noise() {
-        use crate::synth::rng::Rng;
+        use crate::rng::Rng;
         // 60 users of two tastes, 80 items of two kinds; feature 0 = kind.
         let mut rng = Rng::new(3);
         let kind: Vec<usize> = (0..80).map(|i| (i * 7) % 2).collect();

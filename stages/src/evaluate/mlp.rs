@@ -47,7 +47,7 @@
 use tch::{Device, Kind, Tensor};
 use thiserror::Error;
 
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 
 #[derive(Debug, Error, PartialEq)]
 pub enum MlpError {

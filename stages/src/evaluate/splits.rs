@@ -21,7 +21,7 @@
 
 use thiserror::Error;
 
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 
 /// Share of the tracks (or groups) held out for testing.
 pub const TEST_SHARE: f64 = 0.2;

@@ -13,7 +13,7 @@ use super::probe::probe_repeats;
 use super::splits::{make_splits, Classes, Part, SplitInput, Splits};
 use super::wmf::WmfConfig;
 use crate::api::*;
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 
 const REPRESENTATION: ParamSpec = ParamSpec {
     name: "representation",

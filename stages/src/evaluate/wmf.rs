@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::labels::csr::Csr;
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 
 /// Scale of the random start of the item factors.
 const INIT_SD: f64 = 0.01;

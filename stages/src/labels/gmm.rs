@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::rng::SplitMix64;
+use crate::rng::Rng;
 
 /// The default variance floor, relative to the data's variance.
 pub const DEFAULT_VAR_FLOOR: f64 = 1e-6;
@@ -83,7 +83,7 @@ impl Gmm {
     ) -> Result<Gmm, String> {
         let (shift, scale) = check_and_standardise(values, config)?;
         let z: Vec<f64> = values.iter().map(|v| (v - shift) / scale).collect();
-        let mut rng = SplitMix64::new(config.seed);
+        let mut rng = Rng::new(config.seed);
         let start = kmeans_start(&z, config.k, config.var_floor, &mut rng);
         Ok(em(&z, start, config, &mut rng, shift, scale, on_iteration))
     }
@@ -111,7 +111,7 @@ impl Gmm {
                 .map(|v| v / (scale * scale))
                 .collect(),
         };
-        let mut rng = SplitMix64::new(config.seed);
+        let mut rng = Rng::new(config.seed);
         Ok(em(&z, params, config, &mut rng, shift, scale, on_iteration))
     }
 
@@ -189,7 +189,7 @@ fn check_and_standardise(values: &[f64], config: &GmmConfig) -> Result<(f64, f64
 
 /// k-means++ seeding (D² sampling), a few Lloyd rounds, then one M-step
 /// from the hard assignment (scikit-learn's `init_params="kmeans"` idea).
-fn kmeans_start(z: &[f64], k: usize, var_floor: f64, rng: &mut SplitMix64) -> Params {
+fn kmeans_start(z: &[f64], k: usize, var_floor: f64, rng: &mut Rng) -> Params {
     let mut centers = vec![z[rng.below(z.len())]];
     let mut d2: Vec<f64> = z.iter().map(|x| (x - centers[0]).powi(2)).collect();
     while centers.len() < k {
@@ -253,13 +253,13 @@ fn kmeans_start(z: &[f64], k: usize, var_floor: f64, rng: &mut SplitMix64) -> Pa
 }
 
 /// An index drawn with probability proportional to `d2` (uniform if all 0).
-fn sample_d2(d2: &[f64], rng: &mut SplitMix64) -> usize {
+fn sample_d2(d2: &[f64], rng: &mut Rng) -> usize {
     let total: f64 = d2.iter().sum();
     // Also catches a NaN total.
     if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return rng.below(d2.len());
     }
-    let mut target = rng.next_open01() * total;
+    let mut target = rng.uniform_open() * total;
     for (i, &d) in d2.iter().enumerate() {
         if target <= d && d > 0.0 {
             return i;
@@ -283,7 +283,7 @@ fn em(
     z: &[f64],
     mut params: Params,
     config: &GmmConfig,
-    rng: &mut SplitMix64,
+    rng: &mut Rng,
     shift: f64,
     scale: f64,
     on_iteration: &mut dyn FnMut(usize, f64),
@@ -374,7 +374,7 @@ fn reseed(
     z: &[f64],
     params: &mut Params,
     collapsed: &[(usize, f64)],
-    rng: &mut SplitMix64,
+    rng: &mut Rng,
     iteration: usize,
     shift: f64,
     scale: f64,

@@ -46,7 +46,6 @@ pub mod gmm;
 pub mod input;
 pub mod output;
 pub mod plsa;
-pub mod rng;
 pub mod stage;
 pub mod tfidf;
 pub mod topics;

@@ -29,7 +29,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::csr::Csr;
-use super::rng::SplitMix64;
+use crate::rng::Rng;
 
 /// Floor for p_dw before dividing by it or taking its log (guards 0/0 and
 /// ln 0 once an entry underflows).
@@ -71,13 +71,13 @@ pub fn init(n_rows: usize, n_cols: usize, k: usize, seed: u64) -> (Vec<f64>, Vec
     if k == 0 {
         return (Vec::new(), Vec::new());
     }
-    let mut rng = SplitMix64::new(seed);
-    let mut theta_dk: Vec<f64> = (0..n_rows * k).map(|_| rng.next_open01()).collect();
+    let mut rng = Rng::new(seed);
+    let mut theta_dk: Vec<f64> = (0..n_rows * k).map(|_| rng.uniform_open()).collect();
     for row in theta_dk.chunks_mut(k) {
         let sum: f64 = row.iter().sum();
         row.iter_mut().for_each(|v| *v /= sum);
     }
-    let phi_wk: Vec<f64> = (0..n_cols * k).map(|_| rng.next_open01()).collect();
+    let phi_wk: Vec<f64> = (0..n_cols * k).map(|_| rng.uniform_open()).collect();
     let lanes = k.div_ceil(8);
     let mut phi = to_lanes(&phi_wk, k, lanes);
     normalise_topics(&mut phi, k, lanes);

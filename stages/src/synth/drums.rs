@@ -4,8 +4,8 @@
 use std::f64::consts::TAU;
 use std::sync::OnceLock;
 
-use super::rng::Rng;
 use super::score::Drum;
+use crate::rng::Rng;
 
 /// A burst's recipe: a pitched body (sine sweeping from `start_hz` to
 /// `end_hz`) plus high-passed noise, each with its own decay.

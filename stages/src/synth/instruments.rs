@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::f64::consts::TAU;
 
-use super::rng::Rng;
 use super::score::Voice;
 use super::style::Instrument;
+use crate::rng::Rng;
 
 /// Samples in one wavetable period (a power of two: phases wrap by mask).
 const TABLE_LEN: usize = 2048;

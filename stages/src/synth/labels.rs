@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use arrow::array::RecordBatch;
 
 use super::latents::TrackLatent;
-use super::rng::Rng;
 use super::style::Genre;
 use super::tables::{batch, Column};
 use super::users::{listeners, plays_of};
 use super::vocab::{lyrics_topics, mood_quadrant, tag_topics, theme_weights, THEMES};
 use super::{SynthError, SynthParams};
+use crate::rng::Rng;
 
 /// The raw label tables of the seven labelled sources (`self` has none).
 #[derive(Debug, Clone)]

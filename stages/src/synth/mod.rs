@@ -15,9 +15,9 @@
 //!    (mostly the genre's own, sometimes a neighbour's), a tempo, meter,
 //!    key and mode, a predominant and an accompanying instrument,
 //!    brightness, energy, arousal (from tempo and energy), valence (from
-//!    mode and brightness), a year (from brightness and genre), a
-//!    popularity and a production (drum tuning, EQ, room, lead level,
-//!    noise floor), each with noise. An artist's tracks share genre,
+//!    brightness, a little mode and tempo), a year (from genre and
+//!    brightness), a popularity and a production (drum tuning, EQ, room,
+//!    lead level, noise floor), each with noise. An artist's tracks share genre,
 //!    groove, key, timbre, production and era; their tempi spread about
 //!    15% around the artist's, so an artist's sound does not give away a
 //!    track's tempo.
@@ -64,7 +64,7 @@
 //!
 //! Targets (each set's own tracks and artists, disjoint from learning
 //! tracks; `SynthParams::target_tracks` each, `ballroom_tracks` for
-//! Ballroom), every manifest starting
+//! Ballroom, `emotion_tracks` for arousal and valence), every manifest starting
 //! (track_id, uri = [`corpus::audio_uri`]: `audio/<track_id>.wav`, the name
 //! of the track's file among `synth_audio`'s outputs):
 //! * `gtzan`: (.., label, group = artist_id nullable Utf8).
@@ -94,7 +94,6 @@ pub mod labels;
 pub mod latents;
 pub mod params;
 pub mod render;
-pub mod rng;
 pub mod score;
 mod stage;
 pub mod style;

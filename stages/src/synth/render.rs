@@ -7,10 +7,10 @@
 use super::drums;
 use super::instruments::VoiceBank;
 use super::latents::TrackLatent;
-use super::rng::Rng;
 use super::score::{compose, Voice};
 use super::wav::encode_wav;
 use super::{SynthError, SynthParams};
+use crate::rng::Rng;
 
 /// Two channels of equal length at `sample_rate`, samples in (-1, 1).
 #[derive(Debug, Clone, PartialEq)]

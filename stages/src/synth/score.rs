@@ -6,8 +6,8 @@
 //! the tempo audible and measurable.
 
 use super::latents::TrackLatent;
-use super::rng::Rng;
 use super::style::{Instrument, Mode, Rhythm};
+use crate::rng::Rng;
 
 /// Who plays a note: decides timbre, register and level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -52,7 +52,7 @@ impl Stage for SynthAudio {
         "synth_audio"
     }
     fn version(&self) -> u32 {
-        8
+        10
     }
     fn doc(&self) -> &'static str {
         "Renders the synthetic corpus's audio (16-bit stereo WAV at 22,050 Hz) as files \
@@ -133,7 +133,7 @@ impl Stage for SynthTable {
         "synth_table"
     }
     fn version(&self) -> u32 {
-        8
+        10
     }
     fn doc(&self) -> &'static str {
         "One table of the synthetic corpus, checked by the input contract of its kind."

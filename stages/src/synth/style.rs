@@ -172,8 +172,6 @@ pub struct GenreStyle {
     pub swing: f64,
     /// Typical reverb send (0..0.4); each artist varies around it.
     pub room: f64,
-    /// Centre of the release years.
-    pub year_center: f64,
 }
 
 const POP: &[&[u8]] = &[&[0, 4, 5, 3], &[0, 3, 4, 3], &[0, 5, 3, 4], &[5, 3, 0, 4]];
@@ -268,7 +266,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.2,
-                year_center: 1966.0,
             },
             Genre::Jazz => GenreStyle {
                 tempo_bpm: (100.0, 210.0),
@@ -286,7 +283,6 @@ impl Genre {
                 sevenths: true,
                 swing: 1.0 / 6.0,
                 room: 0.15,
-                year_center: 1962.0,
             },
             Genre::Rock => GenreStyle {
                 tempo_bpm: (100.0, 180.0),
@@ -305,7 +301,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.1,
-                year_center: 1984.0,
             },
             Genre::Electronic => GenreStyle {
                 tempo_bpm: (120.0, 175.0),
@@ -323,7 +318,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.12,
-                year_center: 2004.0,
             },
             Genre::HipHop => GenreStyle {
                 tempo_bpm: (80.0, 100.0),
@@ -341,7 +335,6 @@ impl Genre {
                 sevenths: false,
                 swing: 1.0 / 12.0,
                 room: 0.06,
-                year_center: 1998.0,
             },
             Genre::Waltz => GenreStyle {
                 tempo_bpm: (84.0, 96.0),
@@ -355,7 +348,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.18,
-                year_center: 1958.0,
             },
             Genre::Tango => GenreStyle {
                 tempo_bpm: (120.0, 134.0),
@@ -369,7 +361,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.12,
-                year_center: 1970.0,
             },
             Genre::ChaCha => GenreStyle {
                 tempo_bpm: (116.0, 128.0),
@@ -383,7 +374,6 @@ impl Genre {
                 sevenths: false,
                 swing: 0.0,
                 room: 0.1,
-                year_center: 1962.0,
             },
         }
     }

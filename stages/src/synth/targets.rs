@@ -9,11 +9,11 @@ use arrow::array::RecordBatch;
 
 use super::corpus::audio_uri;
 use super::latents::{TargetSet, TrackLatent};
-use super::rng::Rng;
 use super::style::Genre;
 use super::tables::{batch, Column};
 use super::users::{listeners, plays_of};
 use super::{SynthError, SynthParams};
+use crate::rng::Rng;
 
 /// Share of GTZAN-like labels that are wrong, as in the real collection.
 const GTZAN_LABEL_NOISE: f64 = 0.02;

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::latents::TrackLatent;
-use super::rng::{Categorical, Rng};
 use super::style::{Genre, Instrument};
+use crate::rng::{Categorical, Rng};
 
 #[derive(Debug, Clone)]
 pub struct Listener {

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::rng::{Categorical, Rng};
 use super::style::{Genre, Instrument};
+use crate::rng::{Categorical, Rng};
 
 /// Tag words per genre, most typical first. Some words are shared between
 /// genres ("latin", "dance", "instrumental") on purpose.

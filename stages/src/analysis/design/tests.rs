@@ -7,7 +7,7 @@ use super::plan::greedy_run;
 use super::stage::outputs;
 use super::*;
 use crate::api::{Output, Outputs, ParamType, Params, Stage, StageError};
-use crate::labels::rng::SplitMix64;
+use crate::rng::Rng;
 use crate::study::{Source, Strategy};
 
 fn reference() -> Value {
@@ -130,7 +130,7 @@ fn random_design(p: &DesignParams, draw_seed: u64) -> Vec<Run> {
     })
     .unwrap();
     let mut pool = candidates(p.sources.len());
-    let mut rng = SplitMix64::new(draw_seed);
+    let mut rng = Rng::new(draw_seed);
     for i in 0..p.greedy_runs {
         let j = i + rng.below(pool.len() - i);
         pool.swap(i, j);

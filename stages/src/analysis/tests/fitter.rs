@@ -7,7 +7,7 @@ use crate::analysis::mixed::{Config, Fit, Model, RandomTerm};
 use crate::analysis::models::{Row, Which};
 use crate::analysis::normal::Normal;
 use crate::analysis::scores::Observation;
-use crate::labels::rng::SplitMix64;
+use crate::rng::Rng;
 use crate::study::Strategy;
 
 use super::support::observations;
@@ -21,7 +21,7 @@ fn jitter(name: &str) -> f64 {
     let h = name
         .bytes()
         .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-    SplitMix64::new(h).next_open01() - 0.5
+    Rng::new(h).uniform_open() - 0.5
 }
 
 #[test]

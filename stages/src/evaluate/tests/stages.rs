@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::api::*;
 use crate::evaluate::{Evaluate, Recommend};
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 use crate::test_support::{params_with_defaults, MemoryFiles, NoProgress, NoSink};
 
 /// Runs `stage` with `params` over the declared defaults, as the engine does.

@@ -1,6 +1,6 @@
 use crate::labels::csr::Csr;
-use crate::labels::rng::SplitMix64;
 use crate::labels::topics::top_items;
+use crate::rng::Rng;
 
 fn dense(m: &Csr) -> Vec<Vec<f64>> {
     let mut out = vec![vec![0.0; m.n_cols]; m.n_rows];
@@ -34,7 +34,7 @@ fn triplets_are_sorted_summed_and_zeros_dropped() {
 
 #[test]
 fn transpose_and_group_sums_match_dense_algebra() {
-    let mut rng = SplitMix64::new(8);
+    let mut rng = Rng::new(8);
     let triplets: Vec<(u32, u32, f64)> = (0..60)
         .map(|_| {
             (

@@ -1,7 +1,7 @@
 use super::support::hungarian;
 use crate::labels::csr::Csr;
 use crate::labels::plsa::{self, fit, fit_from, init, log_likelihood, PlsaConfig, EPS};
-use crate::labels::rng::SplitMix64;
+use crate::rng::Rng;
 
 fn config(k: usize, iterations: usize, seed: u64) -> PlsaConfig {
     PlsaConfig {
@@ -14,7 +14,7 @@ fn config(k: usize, iterations: usize, seed: u64) -> PlsaConfig {
 
 /// A random sparse count matrix, every row non-empty.
 fn random_counts(n_rows: usize, n_cols: usize, per_row: usize, seed: u64) -> Csr {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng::new(seed);
     let mut triplets = Vec::new();
     for r in 0..n_rows {
         for _ in 0..1 + rng.below(per_row) {
@@ -61,7 +61,7 @@ fn recovers_planted_topics() {
     const ITEMS: usize = 60;
     const TRACKS: usize = 500;
     const TOKENS: usize = 150;
-    let mut rng = SplitMix64::new(2018);
+    let mut rng = Rng::new(2018);
     // Topic t puts most of its mass on its own block of 12 items and the
     // rest anywhere: overlapping, not disjoint, topics.
     let true_phi: Vec<Vec<f64>> = (0..TOPICS)
@@ -69,7 +69,7 @@ fn recovers_planted_topics() {
             let mut row: Vec<f64> = (0..ITEMS)
                 .map(|w| {
                     let own = w / (ITEMS / TOPICS) == t;
-                    rng.next_open01() * if own { 1.0 } else { 0.08 }
+                    rng.uniform_open() * if own { 1.0 } else { 0.08 }
                 })
                 .collect();
             let s: f64 = row.iter().sum();
@@ -77,8 +77,8 @@ fn recovers_planted_topics() {
             row
         })
         .collect();
-    let draw = |p: &[f64], rng: &mut SplitMix64| {
-        let mut u = rng.next_open01();
+    let draw = |p: &[f64], rng: &mut Rng| {
+        let mut u = rng.uniform_open();
         for (i, &pi) in p.iter().enumerate() {
             if u <= pi {
                 return i;
@@ -92,7 +92,7 @@ fn recovers_planted_topics() {
         // One main topic and a random mix of the others.
         let main = rng.below(TOPICS);
         let mut theta: Vec<f64> = (0..TOPICS)
-            .map(|t| if t == main { 3.0 } else { rng.next_open01() })
+            .map(|t| if t == main { 3.0 } else { rng.uniform_open() })
             .collect();
         let s: f64 = theta.iter().sum();
         theta.iter_mut().for_each(|v| *v /= s);

@@ -12,9 +12,9 @@ use super::support::{
 use crate::api::{Output, Outputs, StageError};
 use crate::labels::csr::Csr;
 use crate::labels::plsa::{fit, PlsaConfig};
-use crate::labels::rng::SplitMix64;
 use crate::labels::tfidf::tfidf;
 use crate::labels::{Factorize, FactorizeArtist};
+use crate::rng::Rng;
 use crate::Registry;
 
 fn table<'a>(out: &'a Outputs, name: &str) -> &'a RecordBatch {
@@ -58,7 +58,7 @@ fn assert_distributions(rows: &[Vec<f32>]) {
 
 /// Tracks t00..t59, three planted tag groups, plus unlabelled tracks.
 fn tag_rows() -> Vec<(String, Option<String>, Option<f64>)> {
-    let mut rng = SplitMix64::new(42);
+    let mut rng = Rng::new(42);
     let groups = [
         ["rock", "indie", "guitar"],
         ["pop", "dance", "catchy"],
@@ -205,12 +205,12 @@ fn lyrics_are_tfidf_weighted_before_plsa() {
 
 #[test]
 fn factorize_bpm_outputs_posteriors_and_components() {
-    let mut rng = SplitMix64::new(9);
+    let mut rng = Rng::new(9);
     let rows: Vec<(String, Option<f64>)> = (0..400)
         .map(|i| {
             (
                 format!("t{i:03}"),
-                Some(if i % 2 == 0 { 90.0 } else { 140.0 } + 10.0 * rng.next_open01()),
+                Some(if i % 2 == 0 { 90.0 } else { 140.0 } + 10.0 * rng.uniform_open()),
             )
         })
         .chain([("none".to_string(), None)])

@@ -204,7 +204,7 @@ pub fn hungarian(cost: &[Vec<f64>]) -> Vec<usize> {
 
 #[test]
 fn hungarian_finds_the_cheapest_permutation() {
-    use crate::labels::rng::SplitMix64;
+    use crate::rng::Rng;
     fn permutations(n: usize) -> Vec<Vec<usize>> {
         if n == 0 {
             return vec![vec![]];
@@ -219,7 +219,7 @@ fn hungarian_finds_the_cheapest_permutation() {
         }
         out
     }
-    let mut rng = SplitMix64::new(3);
+    let mut rng = Rng::new(3);
     for n in 1..=6 {
         for _ in 0..20 {
             let cost: Vec<Vec<f64>> = (0..n)

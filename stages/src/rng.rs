@@ -1,13 +1,15 @@
-//! Seeded random streams and the few distributions the generator draws from.
+//! Seeded random streams and the few distributions the crate draws from:
+//! the synthetic corpus, initialisations (pLSA, GMM, the MLP probe), splits
+//! and the bootstrap.
 //!
-//! The corpus is content-addressed by its parameters, seed included, so the
+//! Results are content-addressed by their parameters, seed included, so the
 //! numbers behind a seed must never change with a dependency upgrade: a
-//! SplitMix64 and textbook samplers that we own give exactly that. Every
-//! consumer derives its own stream from (corpus seed, purpose, track), so
-//! adding a table or a track never shifts the numbers of another.
+//! SplitMix64 and textbook samplers that we own give exactly that. The
+//! corpus derives a stream per (corpus seed, purpose, track) ([`Rng::derive`]),
+//! so adding a table or a track never shifts the numbers of another.
 
 /// SplitMix64 (Steele, Lea and Flood 2014): one u64 of state, full period,
-/// passes BigCrush; plenty for synthesis and label sampling.
+/// passes BigCrush; plenty for synthesis, sampling and initialisation.
 #[derive(Debug, Clone)]
 pub struct Rng {
     state: u64,
