@@ -133,7 +133,7 @@ impl Stage for SynthTable {
         "synth_table"
     }
     fn version(&self) -> u32 {
-        10
+        11
     }
     fn doc(&self) -> &'static str {
         "One table of the synthetic corpus, checked by the input contract of its kind."

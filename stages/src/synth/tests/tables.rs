@@ -462,3 +462,67 @@ fn an_artists_sound_does_not_give_away_the_tempo() {
         "tracks stay at their artist's tempo: {mean_spread}"
     );
 }
+
+/// A song's words say its genre: a nearest-centroid classifier on word
+/// frequencies, centroids from half of the lyrics tracks, names the genre
+/// of the other half well above chance (1/8). Lyrics are the source the
+/// study pairs with the genre targets.
+#[test]
+fn lyrics_tell_the_genres_apart() {
+    let c = corpus(&SynthParams::default_study(7));
+    let by_id = learning_by_id(&c);
+    let lyrics = c.table("lyrics").expect("lyrics");
+    let (ids, items, counts) = (
+        text(lyrics, "track_id"),
+        text(lyrics, "item"),
+        ints(lyrics, "count"),
+    );
+    let mut songs: BTreeMap<&str, HashMap<&str, f64>> = BTreeMap::new();
+    for row in 0..lyrics.num_rows() {
+        *songs
+            .entry(ids.value(row))
+            .or_default()
+            .entry(items.value(row))
+            .or_default() += counts.value(row) as f64;
+    }
+    let frequencies = |words: &HashMap<&str, f64>| -> HashMap<String, f64> {
+        let total: f64 = words.values().sum();
+        words
+            .iter()
+            .map(|(w, n)| (w.to_string(), n / total))
+            .collect()
+    };
+    let mut centroids: HashMap<Genre, HashMap<String, f64>> = HashMap::new();
+    for (id, words) in songs.iter().step_by(2) {
+        let centroid = centroids.entry(by_id[*id].genre).or_default();
+        for (w, f) in frequencies(words) {
+            *centroid.entry(w).or_default() += f;
+        }
+    }
+    let cosine = |a: &HashMap<String, f64>, b: &HashMap<String, f64>| -> f64 {
+        let dot: f64 = a.iter().map(|(w, x)| x * b.get(w).unwrap_or(&0.0)).sum();
+        let norm = |v: &HashMap<String, f64>| v.values().map(|x| x * x).sum::<f64>().sqrt();
+        dot / (norm(a) * norm(b))
+    };
+    let held_out: Vec<(&&str, &HashMap<&str, f64>)> = songs.iter().skip(1).step_by(2).collect();
+    let correct = held_out
+        .iter()
+        .filter(|(id, words)| {
+            let song = frequencies(words);
+            let best = centroids
+                .iter()
+                .max_by(|a, b| cosine(&song, a.1).total_cmp(&cosine(&song, b.1)))
+                .map(|(genre, _)| *genre);
+            best == Some(by_id[**id].genre)
+        })
+        .count();
+    let accuracy = correct as f64 / held_out.len() as f64;
+    println!(
+        "lyrics genre accuracy {accuracy:.2} over {} songs",
+        held_out.len()
+    );
+    assert!(
+        accuracy > 0.75,
+        "lyrics barely tell the genres apart: {accuracy:.2}"
+    );
+}
