@@ -147,7 +147,8 @@ fn taste_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBa
 }
 
 /// Scale of a lyric's Dirichlet prior over themes: the higher, the
-/// closer each song's theme mixture stays to its genre's.
+/// closer each song's theme mixture stays to its genre's (at 0.8 the
+/// mixtures strayed so far that lyrics hardly told the genres apart).
 const LYRICS_THEME_CONCENTRATION: f64 = 2.4;
 
 /// Bag-of-words lyrics: stopwords, a genre- and valence-dependent theme
@@ -167,9 +168,6 @@ fn lyrics_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordB
                 "love" | "party" => track.valence.exp(),
                 _ => 1.0,
             };
-            // Concentration: a song keeps close to its genre's themes
-            // (at 0.8 the mixtures strayed so far that lyrics hardly told
-            // the genres apart; README, "What it found").
             *weight *= LYRICS_THEME_CONCENTRATION * tilt;
         }
         let themes = rng.dirichlet(&prior);

@@ -399,7 +399,7 @@ fn make_track(
         + YEARS_PER_BRIGHTNESS * (brightness - artist.brightness)
         + rng.gauss(0.0, 1.0))
     .round()
-    .clamp(1940.0, 2020.0) as i32;
+    .clamp(FIRST_YEAR, 2020.0) as i32;
     let base = &artist.production;
     let production = Production {
         eq_db: base

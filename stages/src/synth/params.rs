@@ -55,8 +55,8 @@ pub struct SynthParams {
     pub sample_rate: u32,
     /// Tracks with learning-source labels (never in a target dataset).
     pub learning_tracks: usize,
-    /// Tracks in each target dataset but the Ballroom-like one (GTZAN-,
-    /// FMA-, IRMAS-, emotion- and Last.fm-like: disjoint sets).
+    /// Tracks in each of the GTZAN-, FMA-, IRMAS- and Last.fm-like target
+    /// datasets (disjoint sets).
     pub target_tracks: usize,
     /// Tracks in the Ballroom-like set: its eight dances differ only by
     /// meter and tempo bands a few BPM apart, which takes more test tracks

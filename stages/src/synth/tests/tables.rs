@@ -173,6 +173,24 @@ fn sources_cover_their_fractions_with_valid_counts() {
     assert!((3.0..30.0).contains(&per_track));
 }
 
+/// A (track_id, item, count) table as counts per item, per track.
+fn item_counts(batch: &RecordBatch) -> BTreeMap<&str, HashMap<&str, i64>> {
+    let (ids, items, counts) = (
+        text(batch, "track_id"),
+        text(batch, "item"),
+        ints(batch, "count"),
+    );
+    let mut per_track: BTreeMap<&str, HashMap<&str, i64>> = BTreeMap::new();
+    for row in 0..batch.num_rows() {
+        *per_track
+            .entry(ids.value(row))
+            .or_default()
+            .entry(items.value(row))
+            .or_default() += counts.value(row);
+    }
+    per_track
+}
+
 fn learning_by_id(c: &crate::synth::Corpus) -> HashMap<String, &TrackLatent> {
     c.tracks_in(Role::Learning)
         .map(|t| (t.track_id.clone(), t))
@@ -183,16 +201,12 @@ fn learning_by_id(c: &crate::synth::Corpus) -> HashMap<String, &TrackLatent> {
 fn genre_carries_into_tags() {
     let c = corpus(&SynthParams::default_study(4));
     let by_id = learning_by_id(&c);
-    let tag = c.table("tag").expect("tag");
-    let (ids, items, counts) = (text(tag, "track_id"), text(tag, "item"), ints(tag, "count"));
     let mut per_genre: BTreeMap<Genre, HashMap<&str, i64>> = BTreeMap::new();
-    for row in 0..tag.num_rows() {
-        let genre = by_id[ids.value(row)].genre;
-        *per_genre
-            .entry(genre)
-            .or_default()
-            .entry(items.value(row))
-            .or_default() += counts.value(row);
+    for (id, items) in item_counts(c.table("tag").expect("tag")) {
+        let genre_counts = per_genre.entry(by_id[id].genre).or_default();
+        for (item, n) in items {
+            *genre_counts.entry(item).or_default() += n;
+        }
     }
     let mut tops = BTreeSet::new();
     for (genre, counts) in &per_genre {
@@ -471,25 +485,12 @@ fn an_artists_sound_does_not_give_away_the_tempo() {
 fn lyrics_tell_the_genres_apart() {
     let c = corpus(&SynthParams::default_study(7));
     let by_id = learning_by_id(&c);
-    let lyrics = c.table("lyrics").expect("lyrics");
-    let (ids, items, counts) = (
-        text(lyrics, "track_id"),
-        text(lyrics, "item"),
-        ints(lyrics, "count"),
-    );
-    let mut songs: BTreeMap<&str, HashMap<&str, f64>> = BTreeMap::new();
-    for row in 0..lyrics.num_rows() {
-        *songs
-            .entry(ids.value(row))
-            .or_default()
-            .entry(items.value(row))
-            .or_default() += counts.value(row) as f64;
-    }
-    let frequencies = |words: &HashMap<&str, f64>| -> HashMap<String, f64> {
-        let total: f64 = words.values().sum();
+    let songs = item_counts(c.table("lyrics").expect("lyrics"));
+    let frequencies = |words: &HashMap<&str, i64>| -> HashMap<String, f64> {
+        let total = words.values().sum::<i64>() as f64;
         words
             .iter()
-            .map(|(w, n)| (w.to_string(), n / total))
+            .map(|(w, &n)| (w.to_string(), n as f64 / total))
             .collect()
     };
     let mut centroids: HashMap<Genre, HashMap<String, f64>> = HashMap::new();
@@ -504,7 +505,7 @@ fn lyrics_tell_the_genres_apart() {
         let norm = |v: &HashMap<String, f64>| v.values().map(|x| x * x).sum::<f64>().sqrt();
         dot / (norm(a) * norm(b))
     };
-    let held_out: Vec<(&&str, &HashMap<&str, f64>)> = songs.iter().skip(1).step_by(2).collect();
+    let held_out: Vec<(&&str, &HashMap<&str, i64>)> = songs.iter().skip(1).step_by(2).collect();
     let correct = held_out
         .iter()
         .filter(|(id, words)| {
