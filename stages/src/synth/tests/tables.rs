@@ -363,33 +363,28 @@ fn target_manifests_split_by_artist_and_listeners_are_active() {
 
 #[test]
 fn bad_parameters_are_named() {
-    let mut p = SynthParams::tiny(1);
-    p.duration_s = f32::NAN;
-    let e = crate::synth::plan_corpus(&p).expect_err("NaN duration");
-    assert!(e.to_string().contains("duration_s"), "{e}");
-    let mut p = SynthParams::tiny(1);
-    p.coverage.lyrics = 1.5;
-    let e = crate::synth::plan_corpus(&p).expect_err("coverage > 1");
-    assert!(e.to_string().contains("coverage.lyrics"), "{e}");
-    let mut p = SynthParams::tiny(1);
-    p.tag_vocab = 10;
-    let e = crate::synth::plan_corpus(&p).expect_err("tiny vocabulary");
-    assert!(e.to_string().contains("tag_vocab"), "{e}");
+    // Each change alone makes the corpus invalid, and the error names the
+    // parameter.
+    type Change = fn(&mut SynthParams);
+    let cases: [(&str, Change); 6] = [
+        ("duration_s", |p| p.duration_s = f32::NAN),
+        ("coverage.lyrics", |p| p.coverage.lyrics = 1.5),
+        ("tag_vocab", |p| p.tag_vocab = 10),
+        ("ballroom_tracks", |p| p.ballroom_tracks = 0),
+        ("emotion_tracks", |p| p.emotion_tracks = 7),
+        ("target_tracks_per_artist", |p| {
+            p.target_tracks_per_artist = 0
+        }),
+    ];
+    for (name, change) in cases {
+        let mut p = SynthParams::tiny(1);
+        change(&mut p);
+        let e = crate::synth::plan_corpus(&p).expect_err(name);
+        assert!(e.to_string().contains(name), "{name}: {e}");
+    }
     let mut p = SynthParams::tiny(1);
     p.learning_tracks = 0;
     assert!(crate::synth::plan_corpus(&p).is_err());
-    let mut p = SynthParams::tiny(1);
-    p.ballroom_tracks = 0;
-    let e = crate::synth::plan_corpus(&p).expect_err("no Ballroom tracks");
-    assert!(e.to_string().contains("ballroom_tracks"), "{e}");
-    let mut p = SynthParams::tiny(1);
-    p.emotion_tracks = 7;
-    let e = crate::synth::plan_corpus(&p).expect_err("too few emotion tracks");
-    assert!(e.to_string().contains("emotion_tracks"), "{e}");
-    let mut p = SynthParams::tiny(1);
-    p.target_tracks_per_artist = 0;
-    let e = crate::synth::plan_corpus(&p).expect_err("no tracks per artist");
-    assert!(e.to_string().contains("target_tracks_per_artist"), "{e}");
 }
 
 /// The Ballroom-like set is separable by tempo (and meter), not by what
