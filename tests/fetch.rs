@@ -296,11 +296,21 @@ fn http_faults_are_retried_or_reported() {
     assert_eq!(meta["failed"], 5);
     assert_eq!(meta["bytes"], 6 * 40_000);
 
-    // A second run has nothing to do and asks the server nothing.
+    // A second run retries the track that failed for a reason that may
+    // pass (the server was down), and asks for no track already fetched.
     let before = server.requests().len();
     let again = run_in(&p, &["run", "--json"], None).ok();
-    assert_eq!(again.nodes("cached"), set(&["tracks", "audio"]));
-    assert_eq!(server.requests().len(), before);
+    assert_eq!(again.nodes("cached"), set(&["tracks"]));
+    assert_eq!(again.nodes("ran"), set(&["audio"]));
+    let asked: Vec<String> = server.requests()[before..].to_vec();
+    let down = asked.iter().filter(|r| *r == "/down/down.bin").count();
+    assert_eq!(down, 4, "{asked:?}");
+    for fetched in ["ok", "flaky", "slow", "dropped", "truncated", "sha"] {
+        assert!(
+            !asked.iter().any(|r| r.ends_with(&format!("/{fetched}.bin"))),
+            "{fetched} asked again: {asked:?}"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `pipeline.yaml` -> a typed config; YAML errors carry line and column.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -20,6 +21,16 @@ pub struct Config {
     /// How many nodes may run at once.
     #[serde(default)]
     pub jobs: Option<usize>,
+    /// Directories outside the file's own whose files stages may read by
+    /// path (e.g. a dataset on another disk); relative ones start at the
+    /// file's directory.
+    #[serde(default)]
+    pub allow_paths: Vec<PathBuf>,
+    /// The most nodes the file may expand to (default
+    /// [`DEFAULT_MAX_NODES`]): a few `foreach` lists multiply, and a typo
+    /// should fail at once, not fill the memory.
+    #[serde(default)]
+    pub max_nodes: Option<usize>,
     pub nodes: Vec<NodeTemplate>,
     /// The directory the file lives in; relative paths start here.
     #[serde(skip)]
@@ -67,13 +78,51 @@ impl InputRef {
     }
 }
 
+/// Expansion limit when the file sets no `max_nodes`.
+pub const DEFAULT_MAX_NODES: usize = 100_000;
+
+/// The largest pipeline file read: real ones are kilobytes, and parsing
+/// costs about fifty times the text in memory.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 impl Config {
-    /// Reads and parses a pipeline file.
+    /// `allow_paths`, absolute (relative ones from the file's directory).
+    pub fn local_roots(&self) -> Vec<PathBuf> {
+        self.allow_paths
+            .iter()
+            .map(|p| self.base_dir.join(p))
+            .collect()
+    }
+
+    /// The expansion limit: the file's `max_nodes` or the default.
+    pub fn max_nodes(&self) -> usize {
+        self.max_nodes.unwrap_or(DEFAULT_MAX_NODES)
+    }
+
+    /// Reads (at most [`MAX_FILE_BYTES`]) and parses a pipeline file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+        let read_err = |source| PipelineError::Read {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        // Read one byte past the limit, so that a device or a growing file
+        // is caught too, not only what the metadata says.
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(PipelineError::Yaml {
+                path: path.display().to_string(),
+                message: format!(
+                    "the file is larger than {} MiB, the most a pipeline file may be",
+                    MAX_FILE_BYTES >> 20
+                ),
+            });
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         Config::parse(&text, path)
     }
 
@@ -100,11 +149,13 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        if config.jobs == Some(0) {
-            return Err(PipelineError::Yaml {
-                path: path.display().to_string(),
-                message: "jobs must be at least 1".into(),
-            });
+        for (field, value) in [("jobs", config.jobs), ("max_nodes", config.max_nodes)] {
+            if value == Some(0) {
+                return Err(PipelineError::Yaml {
+                    path: path.display().to_string(),
+                    message: format!("{field} must be at least 1"),
+                });
+            }
         }
         Ok(config)
     }
@@ -124,6 +175,35 @@ mod tests {
         .to_string();
         assert!(err.starts_with("p.yaml: line "), "{err}");
         assert!(err.contains("column"), "{err}");
+    }
+
+    #[test]
+    fn max_nodes_defaults_and_must_be_positive() {
+        let nodes = "nodes: []\n";
+        assert_eq!(
+            Config::parse(nodes, Path::new("p.yaml"))
+                .unwrap()
+                .max_nodes(),
+            DEFAULT_MAX_NODES
+        );
+        let set = Config::parse(&format!("max_nodes: 7\n{nodes}"), Path::new("p.yaml"));
+        assert_eq!(set.unwrap().max_nodes(), 7);
+        let zero = Config::parse(&format!("max_nodes: 0\n{nodes}"), Path::new("p.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(zero, "p.yaml: max_nodes must be at least 1");
+    }
+
+    #[test]
+    fn oversized_file_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        let mut text = "nodes: []\n".to_string();
+        text.push_str(&"#".repeat(MAX_FILE_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

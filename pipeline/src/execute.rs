@@ -92,6 +92,7 @@ enum Done {
 struct Shared {
     plan: Arc<Plan>,
     base_dir: std::path::PathBuf,
+    local_roots: Vec<std::path::PathBuf>,
     store: ArtifactStore,
     refs: Refs,
     force: Vec<bool>,
@@ -105,6 +106,7 @@ struct Shared {
 pub async fn run(
     plan: Arc<Plan>,
     base_dir: std::path::PathBuf,
+    local_roots: Vec<std::path::PathBuf>,
     store: ArtifactStore,
     refs: Refs,
     opts: &RunOptions,
@@ -133,6 +135,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         plan: plan.clone(),
         base_dir,
+        local_roots,
         store,
         refs,
         force,
@@ -285,7 +288,9 @@ impl Shared {
         let (cached, reason) = if self.force[index] {
             (None, "forced".to_string())
         } else {
-            self.cached(node).await.map_err(|e| fail(e.to_string()))?
+            self.cached(node, upstream)
+                .await
+                .map_err(|e| fail(e.to_string()))?
         };
         let record = NodeRecord::of(&self.plan, node);
         if let Some(manifest) = cached {
@@ -327,12 +332,29 @@ impl Shared {
     }
 
     /// A committed, intact artifact for the node's key, or why there is none.
-    async fn cached(&self, node: &PlannedNode) -> Result<(Option<Manifest>, String)> {
+    /// An artifact is stale, too, when its stage asked for another try at
+    /// some items (`retry_next_run` in its metadata: a fetch outage), or
+    /// when an upstream now holds other outputs under the same key.
+    async fn cached(
+        &self,
+        node: &PlannedNode,
+        upstream: &HashMap<String, Arc<Manifest>>,
+    ) -> Result<(Option<Manifest>, String)> {
         let manifest = match self.store.find(&node.key).await? {
             ManifestState::Found(m) => m,
             ManifestState::Missing => return Ok((None, "missing".into())),
             ManifestState::Invalid(why) => return Ok((None, format!("invalid manifest: {why}"))),
         };
+        let retry = manifest.metadata.get(RETRY_NEXT_RUN).and_then(|v| v.as_str());
+        if let Some(why) = retry.filter(|why| !why.is_empty()) {
+            return Ok((None, format!("retrying what failed last time: {why}")));
+        }
+        if let Some(changed) = self.changed_upstream(node, &manifest, upstream) {
+            return Ok((
+                None,
+                format!("upstream `{changed}` holds other outputs under the same key now"),
+            ));
+        }
         for (name, file) in &manifest.files {
             match self.store.primary().check_blob(&file.blake3).await? {
                 BlobState::Ok => {}
@@ -341,6 +363,46 @@ impl Shared {
             }
         }
         Ok((Some(manifest), String::new()))
+    }
+
+    /// Slot -> the outputs digest of each upstream, in order; `None` when
+    /// an upstream has not reported (it failed).
+    fn input_digests(
+        &self,
+        node: &PlannedNode,
+        upstream: &HashMap<String, Arc<Manifest>>,
+    ) -> Option<BTreeMap<String, Vec<String>>> {
+        node.inputs
+            .iter()
+            .map(|(slot, ups)| {
+                let digests = ups
+                    .iter()
+                    .map(|&u| upstream.get(&self.plan.nodes[u].name).map(|m| m.outputs_digest()))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((slot.clone(), digests))
+            })
+            .collect()
+    }
+
+    /// The first upstream whose outputs differ from those `manifest` was
+    /// computed from (manifests written before digests were kept: none).
+    fn changed_upstream(
+        &self,
+        node: &PlannedNode,
+        manifest: &Manifest,
+        upstream: &HashMap<String, Arc<Manifest>>,
+    ) -> Option<String> {
+        if manifest.input_digests.is_empty() {
+            return None;
+        }
+        let now = self.input_digests(node, upstream)?;
+        node.inputs.iter().find_map(|(slot, ups)| {
+            let (was, is) = (manifest.input_digests.get(slot), now.get(slot));
+            ups.iter().enumerate().find_map(|(i, &u)| {
+                (was.and_then(|w| w.get(i)) != is.and_then(|d| d.get(i)))
+                    .then(|| self.plan.nodes[u].name.clone())
+            })
+        })
     }
 
     async fn compute(
@@ -402,6 +464,7 @@ impl Shared {
         let stage_sink = sink.clone();
         let name = node.name.clone();
         let base_dir = self.base_dir.clone();
+        let local_roots = self.local_roots.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let ctx = StageContext {
                 node: &name,
@@ -411,6 +474,7 @@ impl Shared {
                 progress: &progress,
                 sink: stage_sink.as_ref(),
                 base_dir: &base_dir,
+                local_roots: &local_roots,
             };
             stage.run(&ctx)
         })
@@ -421,8 +485,9 @@ impl Shared {
             Ok(Err(e)) => return Err(format!("stage `{}`: {e}", node.stage.name())),
             Err(e) => return Err(format!("stage `{}` panicked: {e}", node.stage.name())),
         };
+        let input_digests = self.input_digests(node, upstream).unwrap_or_default();
         let manifest = self
-            .commit(node, sink.emitted(), outputs, replace)
+            .commit(node, sink.emitted(), outputs, input_digests, replace)
             .await
             .map_err(|e| e.to_string())?;
         if let Err(e) = self.store.primary().delete_checkpoints(&node.key).await {
@@ -436,12 +501,19 @@ impl Shared {
         node: &PlannedNode,
         mut files: BTreeMap<String, FileRef>,
         outputs: Outputs,
+        input_digests: BTreeMap<String, Vec<String>>,
         replace: bool,
     ) -> Result<Manifest> {
+        let mut in_memory = HashMap::new();
         for (name, output) in outputs.files {
             let (bytes, format) = encode(&name, output)?;
-            files.insert(name, self.store.put_blob(bytes, format, replace).await?);
+            files.insert(
+                name.clone(),
+                self.store.put_blob(bytes.clone(), format, replace).await?,
+            );
+            in_memory.insert(name, bytes);
         }
+        self.recheck(node, &files, &in_memory).await?;
         let record = NodeRecord::of(&self.plan, node);
         let manifest = Manifest {
             key: node.key.clone(),
@@ -454,6 +526,7 @@ impl Shared {
                 .into_iter()
                 .map(|(slot, ups)| (slot, ups.into_iter().map(|(_, key)| key).collect()))
                 .collect(),
+            input_digests,
             sources: record.sources,
             files,
             metadata: serde_json::Value::Object(outputs.metadata),
@@ -462,7 +535,48 @@ impl Shared {
         self.store.commit(&manifest, replace).await?;
         Ok(manifest)
     }
+
+    /// Checks, right before the manifest is written, that every blob it
+    /// names is in the primary store (a blob that existed when it was put
+    /// may have been deleted since by a gc that ignored our lease). One
+    /// still in memory is put again; an emitted one that vanished fails the
+    /// node, and its re-run recomputes only the items that are gone.
+    async fn recheck(
+        &self,
+        node: &PlannedNode,
+        files: &BTreeMap<String, FileRef>,
+        in_memory: &HashMap<String, bytes::Bytes>,
+    ) -> Result<()> {
+        let primary = self.store.primary();
+        let entries: Vec<(&String, &FileRef)> = files.iter().collect();
+        for chunk in entries.chunks(16) {
+            let present =
+                futures::future::try_join_all(chunk.iter().map(|(_, f)| primary.has_blob(&f.blake3)))
+                    .await?;
+            for (&(name, file), present) in chunk.iter().zip(present) {
+                if present {
+                    continue;
+                }
+                let Some(bytes) = in_memory.get(name) else {
+                    return Err(PipelineError::Failed(format!(
+                        "node `{}`: output `{name}` (blob {}) vanished from store {} before \
+                         its manifest was written; nothing was committed, and a re-run \
+                         recomputes what is gone",
+                        node.name,
+                        file.blake3,
+                        primary.label()
+                    )));
+                };
+                self.store.put_blob(bytes.clone(), &file.format, true).await?;
+            }
+        }
+        Ok(())
+    }
 }
+
+/// The metadata key in which a stage asks for another try at the items
+/// that failed for reasons that may pass (see `cached`).
+const RETRY_NEXT_RUN: &str = "retry_next_run";
 
 /// An output file as stored bytes and its format.
 fn encode(name: &str, output: stages::Output) -> Result<(bytes::Bytes, &'static str)> {

@@ -1,11 +1,13 @@
 //! Template expansion: one `nodes:` entry with `foreach` becomes one node
-//! per combination of its variables' values.
+//! per combination of its variables' values. The count is bounded before
+//! anything is built, and every name is checked once expanded.
 
 use std::collections::BTreeMap;
 
 use serde_yaml::Value as Yaml;
 
-use crate::config::{InputRef, NodeTemplate};
+use crate::config::{Config, InputRef, NodeTemplate};
+use crate::error::{PipelineError, Result};
 
 /// One concrete node as written, before its stage is consulted.
 #[derive(Debug, Clone)]
@@ -19,10 +21,136 @@ pub struct NodeDecl {
 /// Variable bindings of one instance of a template.
 pub type Bindings = Vec<(String, Yaml)>;
 
-/// Expands every template, in file order. `rows` holds, by node name, the
-/// rows of the nodes that `foreach_rows` templates name.
-pub fn expand(templates: &[NodeTemplate], rows: &BTreeMap<String, Vec<Bindings>>) -> Vec<NodeDecl> {
-    templates.iter().flat_map(|t| expand_one(t, rows)).collect()
+/// Expands every template of `config`, in file order. `rows` holds, by
+/// node name, the rows of the nodes that `foreach_rows` templates name.
+/// Fails, before expanding anything, when the nodes would number more than
+/// `config.max_nodes()`, and on the first name that [`check_name`] refuses.
+pub fn expand(config: &Config, rows: &BTreeMap<String, Vec<Bindings>>) -> Result<Vec<NodeDecl>> {
+    let limit = config.max_nodes();
+    let template_err = |index: usize, t: &NodeTemplate, message: String| PipelineError::Template {
+        path: config.path.display().to_string(),
+        index,
+        template: t.name.escape_debug().to_string(),
+        message,
+    };
+    let mut total = 0usize;
+    for (index, t) in config.nodes.iter().enumerate() {
+        let count = instance_count(t, rows);
+        match count
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= limit)
+        {
+            Some(n) => total += n,
+            None => {
+                let shown = count.map_or("more than 2^128".to_string(), |n| n.to_string());
+                return Err(template_err(
+                    index,
+                    t,
+                    format!(
+                        "expands to {shown} nodes ({}), above the limit of {limit} \
+                         (raise `max_nodes:` at the top of the file if that is meant)",
+                        factors(t, rows)
+                    ),
+                ));
+            }
+        }
+    }
+    if total > limit {
+        return Err(PipelineError::Yaml {
+            path: config.path.display().to_string(),
+            message: format!(
+                "the templates expand to {total} nodes, above the limit of {limit} \
+                 (raise `max_nodes:` at the top of the file if that is meant)"
+            ),
+        });
+    }
+    let mut decls = Vec::with_capacity(total);
+    for (index, t) in config.nodes.iter().enumerate() {
+        for decl in expand_one(t, rows) {
+            check_name(&decl.name).map_err(|why| {
+                template_err(
+                    index,
+                    t,
+                    format!("node name `{}` {why}", decl.name.escape_debug()),
+                )
+            })?;
+            decls.push(decl);
+        }
+    }
+    Ok(decls)
+}
+
+/// How many nodes `t` expands to (rows times the product of its `foreach`
+/// list lengths); `None` past `u128`.
+fn instance_count(t: &NodeTemplate, rows: &BTreeMap<String, Vec<Bindings>>) -> Option<u128> {
+    let base = match &t.foreach_rows {
+        Some(node) => rows.get(node).map_or(0, Vec::len),
+        None => 1,
+    };
+    t.foreach.values().try_fold(base as u128, |n, values| {
+        n.checked_mul(values.len() as u128)
+    })
+}
+
+/// The factors of [`instance_count`], for its message: `a: 20 × b: 20`.
+fn factors(t: &NodeTemplate, rows: &BTreeMap<String, Vec<Bindings>>) -> String {
+    let rows = t
+        .foreach_rows
+        .iter()
+        .map(|node| format!("rows of `{node}`: {}", rows.get(node).map_or(0, Vec::len)));
+    let lists = t
+        .foreach
+        .iter()
+        .map(|(var, values)| format!("{var}: {}", values.len()));
+    rows.chain(lists).collect::<Vec<_>>().join(" × ")
+}
+
+/// The longest node name, in bytes: a name becomes a file name under
+/// `.pipeline/refs` (with a suffix), and file names end at 255 bytes.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Why `name` cannot name a node, if it cannot: names become file names
+/// (`.pipeline/refs/<name>.json`) and appear in terminals and dot files, so
+/// they must be one visible path component.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "is {} bytes long, above the limit of {MAX_NAME_BYTES}",
+            name.len()
+        ));
+    }
+    if name.contains("..") {
+        return Err("contains `..`".into());
+    }
+    if name.trim() != name {
+        return Err("starts or ends with white space".into());
+    }
+    for c in name.chars() {
+        if c == '/' || c == '\\' {
+            return Err(format!("contains `{c}`"));
+        }
+        if c.is_control() {
+            return Err(format!("contains the control character U+{:04X}", c as u32));
+        }
+        if is_invisible_format(c) {
+            return Err(format!(
+                "contains the invisible formatting character U+{:04X}",
+                c as u32
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Bidirectional controls (which can make a name read as another one) and
+/// zero-width characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn expand_one(t: &NodeTemplate, rows: &BTreeMap<String, Vec<Bindings>>) -> Vec<NodeDecl> {
@@ -151,13 +279,20 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn config(text: &str) -> Config {
+        Config::parse(text, std::path::Path::new("p.yaml")).unwrap()
+    }
+
+    fn one(template: &str) -> Config {
+        config(&format!("nodes:\n  - {}", template.replace('\n', "\n    ")))
+    }
+
     #[test]
     fn foreach_is_a_cartesian_product_with_typed_values() {
-        let t: NodeTemplate = serde_yaml::from_str(
+        let c = one(
             "name: n_{a}_{b}\nstage: s\nparams: {x: '{a}', label: 'v{b}'}\ninputs: {t: 'up_{a}'}\nforeach: {a: [1, 2], b: [p, q]}",
-        )
-        .unwrap();
-        let nodes = expand(&[t], &BTreeMap::new());
+        );
+        let nodes = expand(&c, &BTreeMap::new()).unwrap();
         let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["n_1_p", "n_1_q", "n_2_p", "n_2_q"]);
         assert_eq!(nodes[3].params.get("x").unwrap().as_i64(), Some(2));
@@ -167,10 +302,9 @@ mod tests {
 
     #[test]
     fn rows_expand_templates_and_list_variables_expand_references() {
-        let t: NodeTemplate = serde_yaml::from_str(
+        let c = one(
             "name: train_{run}\nstage: s\nparams: {sources: '{sources}', seed: '{seed}'}\ninputs: {targets: 'z_{sources}', mel: mel}\nforeach_rows: design",
-        )
-        .unwrap();
+        );
         let row = |run: &str, sources: &[&str], seed: i64| -> Bindings {
             vec![
                 ("run".into(), Yaml::from(run)),
@@ -185,7 +319,7 @@ mod tests {
             "design".to_string(),
             vec![row("a", &["tag", "bpm"], 7), row("b", &[], 8)],
         )]);
-        let nodes = expand(&[t], &rows);
+        let nodes = expand(&c, &rows).unwrap();
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].name, "train_a");
         assert_eq!(nodes[0].inputs["targets"], ["z_tag", "z_bpm"]);
@@ -202,6 +336,107 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[test]
+    fn a_foreach_bomb_is_refused_by_its_count() {
+        let values = format!(
+            "[{}]",
+            (0..20)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let c = config(&format!(
+            "nodes:\n  - name: ok\n    stage: s\n  - name: n_{{a}}_{{b}}_{{c}}_{{d}}_{{e}}\n    stage: s\n    \
+             foreach: {{a: {values}, b: {values}, c: {values}, d: {values}, e: {values}}}\n"
+        ));
+        let err = expand(&c, &BTreeMap::new()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml: nodes[1] `n_{a}_{b}_{c}_{d}_{e}`: expands to 3200000 nodes \
+             (a: 20 × b: 20 × c: 20 × d: 20 × e: 20), above the limit of 100000 \
+             (raise `max_nodes:` at the top of the file if that is meant)"
+        );
+        let huge = format!("[{}]", vec!["x"; 100].join(", "));
+        let vars: Vec<String> = (0..20).map(|i| format!("v{i}: {huge}")).collect();
+        let c = config(&format!(
+            "nodes:\n  - name: n\n    stage: s\n    foreach: {{{}}}\n",
+            vars.join(", ")
+        ));
+        let err = expand(&c, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.contains("expands to more than 2^128 nodes"), "{err}");
+    }
+
+    #[test]
+    fn the_limit_counts_all_templates_and_is_configurable() {
+        let c = config(
+            "max_nodes: 3\nnodes:\n  - name: a_{i}\n    stage: s\n    foreach: {i: [1, 2]}\n  \
+             - name: b_{i}\n    stage: s\n    foreach: {i: [1, 2]}\n",
+        );
+        let err = expand(&c, &BTreeMap::new()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml: the templates expand to 4 nodes, above the limit of 3 \
+             (raise `max_nodes:` at the top of the file if that is meant)"
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused_with_template_and_name() {
+        let c = one("name: out_{v}\nstage: s\nforeach: {v: [fine, '../../x']}");
+        let err = expand(&c, &BTreeMap::new()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml: nodes[0] `out_{v}`: node name `out_../../x` contains `..`"
+        );
+        let c = one("name: \"evil\\u202Etxt.exe\"\nstage: s");
+        let err = expand(&c, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("node name `evil\\u{202e}txt.exe` contains the invisible formatting character U+202E"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn name_rules() {
+        let longest = "x".repeat(MAX_NAME_BYTES);
+        for good in [
+            "a",
+            "train_run-1.final",
+            "say \"hi\"",
+            "é_{x}",
+            longest.as_str(),
+        ] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        let cases = [
+            ("", "is empty"),
+            ("/tmp/victim", "contains `/`"),
+            ("a\\b", "contains `\\`"),
+            ("..", "contains `..`"),
+            ("a..b", "contains `..`"),
+            (" a", "starts or ends with white space"),
+            ("a\nb", "contains the control character U+000A"),
+            ("a\u{1b}[31m", "contains the control character U+001B"),
+            (
+                "a\u{2066}b",
+                "contains the invisible formatting character U+2066",
+            ),
+            (
+                "a\u{200f}",
+                "contains the invisible formatting character U+200F",
+            ),
+            (
+                "a\u{061c}",
+                "contains the invisible formatting character U+061C",
+            ),
+        ];
+        for (bad, why) in cases {
+            assert_eq!(check_name(bad), Err(why.to_string()), "{bad:?}");
+        }
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        assert!(check_name(&long).unwrap_err().contains("201 bytes"));
     }
 
     #[test]

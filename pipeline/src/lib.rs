@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod execute;
 mod expand;
+pub mod gc;
 pub mod graph;
 pub mod ops;
 mod params;
@@ -17,7 +18,8 @@ use std::sync::Arc;
 
 use stages::Registry;
 pub use storage::ArtifactStore;
-use storage::Store;
+use storage::lease::{Lease, LeaseKind};
+use storage::{ManifestKey, Store};
 
 pub use config::Config;
 pub use error::{PipelineError, Result};
@@ -44,9 +46,10 @@ pub fn open_store(config: &Config, choice: &StoreChoice) -> Result<ArtifactStore
         .clone()
         .or_else(|| config.store.clone())
         .unwrap_or_else(|| DEFAULT_STORE.to_string());
-    let primary = Store::open(&location, base)?;
+    let key = ManifestKey::from_env()?;
+    let primary = Store::open(&location, base)?.with_manifest_key(key.clone());
     let remote = match choice.remote.clone().or_else(|| config.remote.clone()) {
-        Some(r) => Some(Store::open(&r, base)?),
+        Some(r) => Some(Store::open(&r, base)?.with_manifest_key(key)),
         None => None,
     };
     Ok(ArtifactStore::new(primary, remote))
@@ -84,17 +87,47 @@ impl Workspace {
         Ok(())
     }
 
-    /// Brings the plan up to date.
+    /// Brings the plan up to date, holding a run lease on each store so
+    /// that no gc deletes what it relies on (see [`storage::lease`]).
     pub async fn run(&self, opts: &RunOptions) -> Result<RunReport> {
         self.probe().await?;
-        execute::run(
+        let leases = self.take_run_leases().await?;
+        let report = execute::run(
             self.plan.clone(),
             self.config.base_dir.clone(),
+            self.config.local_roots(),
             self.store.clone(),
             self.refs.clone(),
             opts,
         )
-        .await
+        .await;
+        for lease in leases {
+            if let Err(e) = lease.release().await {
+                tracing::warn!("cannot release a run lease: {e} (it goes stale in a minute)");
+            }
+        }
+        report
+    }
+
+    /// A run lease on the primary store and the remote, each taken once no
+    /// gc is deleting there. A store that takes no lease (read-only, say)
+    /// gets a warning: a run that only reads from it loses nothing.
+    async fn take_run_leases(&self) -> Result<Vec<Lease>> {
+        let mut leases = Vec::new();
+        for store in std::iter::once(self.store.primary()).chain(self.store.remote()) {
+            match store.take_lease(LeaseKind::Run).await {
+                Ok(lease) => {
+                    storage::lease::wait_for_gc(&lease).await?;
+                    leases.push(lease);
+                }
+                Err(e) => eprintln!(
+                    "warning: cannot take a run lease on store {}: {e}; a concurrent gc \
+                     there could delete what this run writes",
+                    store.label()
+                ),
+            }
+        }
+        Ok(leases)
     }
 
     pub async fn status(&self) -> Result<Vec<status::NodeStatus>> {

@@ -1,8 +1,10 @@
 //! The `pipeline` command: parse, call the library, print, exit.
-//! Exit codes: 0 done, 1 some node failed or the store did not verify,
-//! 2 bad input (config, references, unreachable store).
+//! Exit codes: 0 done, 1 some node failed or the store did not verify
+//! (`show` and `export` meeting a missing or corrupt blob included), 2 bad
+//! input (config, references, unreachable store). A reader that stops
+//! reading (`| head`) changes none of them.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -100,14 +102,16 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            // Nowhere to report a failure to write to stderr: ignore it.
+            let mut err = io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
             // Nested errors often repeat their cause's text: print only news.
             let mut shown = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 let text = s.to_string();
                 if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    let _ = writeln!(err, "  caused by: {text}");
                     shown = text;
                 }
                 source = s.source();
@@ -176,34 +180,17 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
         }
         Command::Status { explain, json } => {
             let statuses = ws.status().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&statuses).expect("statuses serialise")
-                );
-            } else {
-                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                for s in &statuses {
-                    let _ = writeln!(out, "{:<14} {:<32} {}", s.state, s.node, s.stage);
-                    if explain {
-                        for r in &s.reasons {
-                            let _ = writeln!(out, "{:<14}   - {r}", "");
-                        }
-                    }
-                }
-                let to_run = statuses.iter().filter(|s| s.state == "run").count();
-                let _ = writeln!(out, "{} nodes, {} to run", statuses.len(), to_run);
-            }
+            print_status(&statuses, explain, json).map_err(PipelineError::Output)?;
             Ok(0)
         }
         Command::Dag => {
-            print!("{}", ops::dag(&ws.plan));
+            write!(Stdout::default(), "{}", ops::dag(&ws.plan)).map_err(PipelineError::Output)?;
             Ok(0)
         }
         Command::Verify { json } => verify(&ws.store, json).await,
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
-            let report = ops::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
+            let report = pipeline::gc::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
             let verb = if dry_run { "would delete" } else { "deleted" };
             println!(
                 "{verb} {} manifests and {} blobs ({} bytes)",
@@ -217,15 +204,23 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             for b in &report.blobs {
                 println!("  blob {b}");
             }
-            Ok(0)
+            match &report.interrupted {
+                Some(why) => {
+                    eprintln!("gc stopped early: {why}");
+                    Ok(1)
+                }
+                None => Ok(0),
+            }
         }
         Command::Show { node, rows } => {
-            print!("{}", ops::show(&ws.plan, &ws.store, &node, rows).await?);
+            let text = ops::show(&ws.plan, &ws.store, &node, rows).await?;
+            write!(Stdout::default(), "{text}").map_err(PipelineError::Output)?;
             Ok(0)
         }
         Command::Export { node, dir } => {
+            let mut out = Stdout::default();
             for path in ops::export(&ws.plan, &ws.store, &node, &dir).await? {
-                println!("{}", path.display());
+                writeln!(out, "{}", path.display()).map_err(PipelineError::Output)?;
             }
             Ok(0)
         }
@@ -236,26 +231,97 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
 async fn verify(store: &pipeline::ArtifactStore, json: bool) -> Result<u8, PipelineError> {
     store.primary().get_manifest("probe").await?;
     let mut bad = false;
+    let mut out = Stdout::default();
     for store in std::iter::once(store.primary()).chain(store.remote()) {
         let report = ops::verify(store).await?;
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("reports serialise")
-            );
-        } else {
-            println!(
-                "{}: {} manifests, {} blobs re-hashed, {} problems",
-                store.label(),
-                report.manifests,
-                report.blobs_checked,
-                report.problems.len()
-            );
-            for p in &report.problems {
-                println!("  {p}");
-            }
-        }
+        print_verify(&mut out, store.label(), &report, json).map_err(PipelineError::Output)?;
         bad |= !report.problems.is_empty();
     }
     Ok(if bad { 1 } else { 0 })
+}
+
+fn print_verify(
+    out: &mut Stdout,
+    label: &str,
+    report: &ops::VerifyReport,
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "{label}: {} manifests, {} blobs re-hashed, {} problems",
+        report.manifests,
+        report.blobs_checked,
+        report.problems.len()
+    )?;
+    for p in &report.problems {
+        writeln!(out, "  {p}")?;
+    }
+    Ok(())
+}
+
+/// Streamed: a status of many nodes is never one string in memory.
+fn print_status(
+    statuses: &[pipeline::status::NodeStatus],
+    explain: bool,
+    json: bool,
+) -> io::Result<()> {
+    let mut out = io::BufWriter::new(Stdout::default());
+    if json {
+        serde_json::to_writer_pretty(&mut out, statuses)?;
+        writeln!(out)?;
+    } else {
+        for s in statuses {
+            writeln!(out, "{:<14} {:<32} {}", s.state, s.node, s.stage)?;
+            if explain {
+                for r in &s.reasons {
+                    writeln!(out, "{:<14}   - {r}", "")?;
+                }
+            }
+        }
+        let to_run = statuses.iter().filter(|s| s.state == "run").count();
+        writeln!(out, "{} nodes, {} to run", statuses.len(), to_run)?;
+    }
+    out.flush()
+}
+
+/// Standard output that takes a reader who has gone (`pipeline verify |
+/// head -1`) as "stop printing", not as a failure: the command finishes
+/// and exits with its own code. Other write errors (a full disk) fail.
+#[derive(Default)]
+struct Stdout {
+    closed: bool,
+}
+
+impl Stdout {
+    fn guard<T>(&mut self, done: T, result: io::Result<T>) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = io::stdout().write(buf);
+        self.guard(buf.len(), result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = io::stdout().flush();
+        self.guard((), result)
+    }
 }

@@ -1,7 +1,8 @@
-//! Store maintenance and inspection: verify, gc, show, dag.
+//! Store inspection: verify, show, export, dag.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 use storage::{table, BlobState, ManifestState, Store};
@@ -59,55 +60,6 @@ pub async fn verify(store: &Store) -> Result<VerifyReport> {
     Ok(report)
 }
 
-/// What `gc` deleted (or would delete).
-#[derive(Debug, Default, Serialize)]
-pub struct GcReport {
-    pub manifests: Vec<String>,
-    pub blobs: Vec<String>,
-    pub bytes: u64,
-}
-
-/// Deletes manifests whose key no node of `plan` has, then blobs that no
-/// remaining valid manifest references and that are older than
-/// `grace_secs` (a concurrent run may be writing a blob whose manifest is
-/// not yet published).
-pub async fn gc(plan: &Plan, store: &Store, dry_run: bool, grace_secs: u64) -> Result<GcReport> {
-    let live: HashSet<&str> = plan.nodes.iter().map(|n| n.key.as_str()).collect();
-    let mut report = GcReport::default();
-    let mut referenced = HashSet::new();
-    for key in store.list_manifest_keys().await? {
-        let keep = live.contains(key.as_str());
-        match store.get_manifest(&key).await? {
-            ManifestState::Found(m) if keep => {
-                referenced.extend(m.files.into_values().map(|f| f.blake3))
-            }
-            ManifestState::Missing => continue,
-            _ => {}
-        }
-        if !keep {
-            if !dry_run {
-                store.delete_manifest(&key).await?;
-            }
-            report.manifests.push(key);
-        }
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    for blob in store.list_blob_details().await? {
-        if referenced.contains(&blob.hash) || now - blob.modified_unix < grace_secs as i64 {
-            continue;
-        }
-        if !dry_run {
-            store.delete_blob(&blob.hash).await?;
-        }
-        report.bytes += blob.size;
-        report.blobs.push(blob.hash);
-    }
-    Ok(report)
-}
-
 /// The committed manifest of node `name` (an error says why there is none).
 async fn committed(
     plan: &Plan,
@@ -145,7 +97,13 @@ pub async fn show(
         if entry.format != "parquet" {
             continue;
         }
-        let batch = table::from_parquet(file, store.get_blob(entry).await?)?;
+        let artifact = |source| PipelineError::Artifact {
+            node: name.to_string(),
+            output: file.clone(),
+            source,
+        };
+        let bytes = store.get_blob(entry).await.map_err(artifact)?;
+        let batch = table::from_parquet(file, bytes).map_err(artifact)?;
         let shown = batch.slice(0, rows.min(batch.num_rows()));
         let pretty = arrow::util::pretty::pretty_format_batches(&[shown])
             .map_err(|e| PipelineError::Failed(format!("cannot format `{file}`: {e}")))?;
@@ -156,38 +114,125 @@ pub async fn show(
 
 /// Writes every output file of node `name` into `dir` under its output
 /// name (e.g. the report's `report.html` and `figures/*.svg`), verified
-/// against its blake3; returns the paths written.
+/// against its blake3; returns the paths written. All or nothing: every
+/// name is checked first, and the files are staged in `dir` and moved into
+/// place only once every blob has been read and verified.
 pub async fn export(
     plan: &Plan,
     store: &storage::ArtifactStore,
     name: &str,
-    dir: &std::path::Path,
-) -> Result<Vec<std::path::PathBuf>> {
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let manifest = committed(plan, store, name).await?;
-    let mut written = Vec::new();
-    for (file, entry) in &manifest.files {
-        let rel = std::path::Path::new(file);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(PipelineError::Failed(format!(
-                "node `{name}`: output name `{file}` is not a relative path"
-            )));
+    let files = export_plan(name, &manifest, dir)?;
+    let created = missing_ancestors(dir);
+    std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+    let staging = dir.join(format!(".pipeline-export-{}.tmp", std::process::id()));
+    let staged = stage(store, name, &files, &staging).await;
+    let moved = staged.and_then(|()| {
+        files
+            .iter()
+            .map(|(rel, _)| {
+                let path = dir.join(rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+                }
+                std::fs::rename(staging.join(rel), &path).map_err(|e| write_err(&path, e))?;
+                Ok(path)
+            })
+            .collect::<Result<Vec<_>>>()
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    if moved.is_err() {
+        // Only directories this call made, and only if still empty.
+        for d in created {
+            let _ = std::fs::remove_dir(d);
         }
-        let path = dir.join(rel);
-        let bytes = store.get_blob(entry).await?;
-        let io = |e: std::io::Error| {
-            PipelineError::Failed(format!("cannot write {}: {e}", path.display()))
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        std::fs::write(&path, &bytes).map_err(io)?;
-        written.push(path);
     }
-    Ok(written)
+    moved
+}
+
+/// Each output's relative path and blob, after checking that every name is
+/// a plain relative path and that no output or existing entry of `dir`
+/// stands where another needs a directory or a file.
+fn export_plan<'m>(
+    node: &str,
+    manifest: &'m storage::Manifest,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, &'m storage::FileRef)>> {
+    let refuse = |file: &str, why: &str| {
+        PipelineError::Failed(format!(
+            "node `{node}`: cannot export output `{file}`: {why}; nothing was written"
+        ))
+    };
+    let names: HashSet<&Path> = manifest.files.keys().map(Path::new).collect();
+    let mut files = Vec::with_capacity(manifest.files.len());
+    for (file, entry) in &manifest.files {
+        let rel = Path::new(file);
+        if file.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(refuse(file, "its name is not a relative path"));
+        }
+        for parent in rel
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            if names.contains(parent) {
+                return Err(refuse(file, "another output has its directory's name"));
+            }
+            if dir.join(parent).is_file() {
+                return Err(refuse(
+                    file,
+                    &format!("{} is a file", dir.join(parent).display()),
+                ));
+            }
+        }
+        if dir.join(rel).is_dir() {
+            return Err(refuse(
+                file,
+                &format!("{} is a directory", dir.join(rel).display()),
+            ));
+        }
+        files.push((rel.to_path_buf(), entry));
+    }
+    Ok(files)
+}
+
+/// Reads and verifies every blob into `staging`, under its output name.
+async fn stage(
+    store: &storage::ArtifactStore,
+    node: &str,
+    files: &[(PathBuf, &storage::FileRef)],
+    staging: &Path,
+) -> Result<()> {
+    for (rel, entry) in files {
+        let bytes = store
+            .get_blob(entry)
+            .await
+            .map_err(|source| PipelineError::Artifact {
+                node: node.to_string(),
+                output: rel.display().to_string(),
+                source,
+            })?;
+        let path = staging.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+        }
+        std::fs::write(&path, &bytes).map_err(|e| write_err(&path, e))?;
+    }
+    Ok(())
+}
+
+/// `dir` and those of its ancestors that do not exist yet, deepest first.
+fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+fn write_err(path: &Path, e: std::io::Error) -> PipelineError {
+    PipelineError::Failed(format!("cannot write {}: {e}", path.display()))
 }
 
 /// The plan as Graphviz dot.
@@ -198,9 +243,9 @@ pub fn dag(plan: &Plan) -> String {
         let _ = writeln!(
             dot,
             "  \"{}\" [label=\"{}\\n{}\"];",
-            n.name,
-            n.name,
-            n.stage.name()
+            dot_escape(&n.name),
+            dot_escape(&n.name),
+            dot_escape(n.stage.name())
         );
     }
     for &i in &plan.order {
@@ -208,10 +253,82 @@ pub fn dag(plan: &Plan) -> String {
             let _ = writeln!(
                 dot,
                 "  \"{}\" -> \"{}\";",
-                plan.nodes[u].name, plan.nodes[i].name
+                dot_escape(&plan.nodes[u].name),
+                dot_escape(&plan.nodes[i].name)
             );
         }
     }
     dot.push_str("}\n");
     dot
+}
+
+/// Text for inside a dot double-quoted string: `"` would end it, and `\`
+/// starts escapes in labels. (Node names cannot hold `\` or line breaks.)
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_strings_cannot_be_ended_early() {
+        assert_eq!(dot_escape(r#"say "hi" \ bye"#), r#"say \"hi\" \\ bye"#);
+        assert_eq!(dot_escape("plain_name"), "plain_name");
+    }
+
+    fn manifest(files: &[&str]) -> storage::Manifest {
+        let entry = storage::FileRef {
+            blake3: "0".repeat(64),
+            size: 1,
+            format: "bytes".into(),
+        };
+        storage::Manifest {
+            key: "k".into(),
+            node: "n".into(),
+            stage: "s".into(),
+            stage_version: 1,
+            params: serde_json::Value::Null,
+            inputs: Default::default(),
+            input_digests: Default::default(),
+            sources: Default::default(),
+            files: files
+                .iter()
+                .map(|f| (f.to_string(), entry.clone()))
+                .collect(),
+            metadata: serde_json::Value::Null,
+            tool_version: "test".into(),
+        }
+    }
+
+    #[test]
+    fn export_names_are_all_checked_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = manifest(&["a.txt", "figures/b.svg"]);
+        assert_eq!(export_plan("n", &ok, dir.path()).unwrap().len(), 2);
+        for (files, why) in [
+            (
+                &["a", "z/../../x"][..],
+                "output `z/../../x`: its name is not a relative path",
+            ),
+            (
+                &["a", "/etc/x"][..],
+                "output `/etc/x`: its name is not a relative path",
+            ),
+            (
+                &["a", "a/b"][..],
+                "output `a/b`: another output has its directory's name",
+            ),
+        ] {
+            let err = export_plan("n", &manifest(files), dir.path())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{err}");
+            assert!(err.ends_with("nothing was written"), "{err}");
+        }
+        std::fs::write(dir.path().join("figures"), "a file").unwrap();
+        let err = export_plan("n", &ok, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("figures is a file"), "{err}");
+    }
 }

@@ -2,7 +2,8 @@
 //! topological order and content-hashed keys.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -55,24 +56,26 @@ struct KeyMaterial<'a> {
 
 impl Plan {
     pub fn build(config: &Config, registry: &Registry) -> Result<Plan> {
-        let decls = expand(&config.nodes, &template_rows(config, registry)?);
-        let mut by_name = HashMap::new();
-        for (i, d) in decls.iter().enumerate() {
-            if by_name.insert(d.name.clone(), i).is_some() {
-                return Err(PipelineError::node(&d.name, "defined more than once"));
+        let decls = expand(config, &template_rows(config, registry)?)?;
+        let names: Vec<String> = decls.iter().map(|d| d.name.clone()).collect();
+        let mut by_name = HashMap::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if by_name.insert(name.clone(), i).is_some() {
+                return Err(PipelineError::node(name, "defined more than once"));
             }
         }
+        // Each declaration is consumed as its node is planned: the two
+        // never both exist in full, which halves the peak of a big plan.
         let mut nodes = Vec::with_capacity(decls.len());
-        for d in &decls {
-            nodes.push(plan_node(d, &decls, &by_name, registry, config)?);
+        for d in decls {
+            nodes.push(plan_node(d, &names, &by_name, registry, config)?);
         }
         let parents: Vec<Vec<usize>> = nodes
             .iter()
             .map(|n| n.inputs.values().flatten().copied().collect())
             .collect();
-        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
         let order = graph::topological_order(&parents).map_err(|cycle| {
-            let path: Vec<&str> = cycle.iter().map(|&i| names[i]).collect();
+            let path: Vec<&str> = cycle.iter().map(|&i| names[i].as_str()).collect();
             PipelineError::Cycle(path.join(" -> "))
         })?;
         let mut plan = Plan {
@@ -135,10 +138,12 @@ impl Plan {
     }
 
     pub fn children(&self) -> Vec<Vec<usize>> {
-        let mut children = vec![Vec::new(); self.nodes.len()];
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
         for (i, n) in self.nodes.iter().enumerate() {
             for &u in n.inputs.values().flatten() {
-                if !children[u].contains(&i) {
+                // Node i's edges are pushed together, so a repeat of u -> i
+                // is the last entry: no scan of a wide fan-out.
+                if children[u].last() != Some(&i) {
                     children[u].push(i);
                 }
             }
@@ -211,8 +216,8 @@ fn template_rows(config: &Config, registry: &Registry) -> Result<BTreeMap<String
 }
 
 fn plan_node(
-    d: &NodeDecl,
-    decls: &[NodeDecl],
+    d: NodeDecl,
+    names: &[String],
     by_name: &HashMap<String, usize>,
     registry: &Registry,
     config: &Config,
@@ -250,10 +255,10 @@ fn plan_node(
         let mut ups = Vec::new();
         for pattern in patterns {
             if pattern.contains('*') {
-                let matched: Vec<usize> = decls
+                let matched: Vec<usize> = names
                     .iter()
                     .enumerate()
-                    .filter(|(_, o)| o.name != d.name && glob_match(pattern, &o.name))
+                    .filter(|(_, o)| **o != d.name && glob_match(pattern, o))
                     .map(|(i, _)| i)
                     .collect();
                 if matched.is_empty() {
@@ -294,30 +299,91 @@ fn plan_node(
     for spec in stage.params().iter().filter(|s| s.ty == ParamType::File) {
         let rel = params[spec.name].as_str().unwrap_or_default();
         let path = config.base_dir.join(rel);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            PipelineError::node(
-                &d.name,
-                format!(
-                    "parameter `{}`: cannot read {}: {e}",
-                    spec.name,
-                    path.display()
-                ),
-            )
-        })?;
-        sources.insert(
-            spec.name.to_string(),
-            SourceFile {
-                path,
-                blake3: blake3::hash(&bytes).to_hex().to_string(),
-            },
-        );
+        let blake3 = hash_source(&path)
+            .map_err(|e| PipelineError::node(&d.name, format!("parameter `{}`: {e}", spec.name)))?;
+        sources.insert(spec.name.to_string(), SourceFile { path, blake3 });
     }
     Ok(PlannedNode {
-        name: d.name.clone(),
+        name: d.name,
         stage,
         params,
         inputs,
         sources,
         key: String::new(),
     })
+}
+
+/// The largest file a file parameter may name: it is hashed on every
+/// `status` and `run`, and stages read it whole.
+pub const MAX_SOURCE_BYTES: u64 = 4 << 30;
+
+/// The blake3 of a file parameter's bytes, streamed (the same digest as
+/// hashing them at once). Only regular files: a device or FIFO (`/dev/zero`)
+/// would never end or never answer.
+fn hash_source(path: &Path) -> std::result::Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is not a regular file (a directory, device, FIFO or socket)"
+        ));
+    }
+    let too_big = || {
+        format!(
+            "{shown} is larger than {} GiB, the limit",
+            MAX_SOURCE_BYTES >> 30
+        )
+    };
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    // The limit holds for what is read too: some files (in /proc) say
+    // they are empty, and a file may grow meanwhile.
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(MAX_SOURCE_BYTES + 1));
+    let mut hasher = blake3::Hasher::new();
+    let read =
+        std::io::copy(&mut reader, &mut hasher).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if read > MAX_SOURCE_BYTES {
+        return Err(too_big());
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_source_hash_is_the_plain_blake3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.csv");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            hash_source(&path).unwrap(),
+            blake3::hash(&bytes).to_hex().to_string()
+        );
+    }
+
+    #[test]
+    fn devices_directories_and_huge_files_are_refused_unread() {
+        let err = hash_source(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err,
+            "/dev/zero is not a regular file (a directory, device, FIFO or socket)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(hash_source(dir.path())
+            .unwrap_err()
+            .contains("not a regular file"));
+        // Sparse: its size is metadata only, and it is refused before a read.
+        let huge = dir.path().join("huge.csv");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_SOURCE_BYTES + 1)
+            .unwrap();
+        let err = hash_source(&huge).unwrap_err();
+        assert!(err.ends_with("is larger than 4 GiB, the limit"), "{err}");
+    }
 }

@@ -66,18 +66,28 @@ impl Refs {
         }
     }
 
-    fn path(&self, node: &str) -> PathBuf {
-        self.dir.join(format!("{node}.json"))
+    /// The record's file; refused for a name that is not a valid node
+    /// name, so that no name (`/tmp/x`, `../x`) ever leads outside `dir`,
+    /// whatever path built the plan.
+    fn path(&self, node: &str) -> std::io::Result<PathBuf> {
+        crate::expand::check_name(node).map_err(|why| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("node name `{}` {why}", node.escape_debug()),
+            )
+        })?;
+        Ok(self.dir.join(format!("{node}.json")))
     }
 
     pub fn read(&self, node: &str) -> Option<NodeRecord> {
-        let bytes = std::fs::read(self.path(node)).ok()?;
+        let bytes = std::fs::read(self.path(node).ok()?).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// Records `record` unless it is already there; atomic (temp + rename),
     /// so concurrent runs never leave a torn file.
     pub fn write(&self, node: &str, record: &NodeRecord) -> std::io::Result<()> {
+        let path = self.path(node)?;
         if self.read(node).as_ref() == Some(record) {
             return Ok(());
         }
@@ -88,7 +98,7 @@ impl Refs {
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&temp, serde_json::to_vec_pretty(record)?)?;
-        std::fs::rename(&temp, self.path(node))
+        std::fs::rename(&temp, path)
     }
 }
 
@@ -219,6 +229,36 @@ mod tests {
         assert_eq!(
             explain(&before, Some(&before)),
             vec!["artifact missing from the store"]
+        );
+    }
+
+    #[test]
+    fn records_stay_inside_their_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let refs = Refs::new(&root.path().join("project/.pipeline"));
+        let r = record("k", 1.0, "u");
+        refs.write("fine", &r).unwrap();
+        assert_eq!(refs.read("fine"), Some(r.clone()));
+        for bad in ["/../../victim", "../victim", "a/b", ""] {
+            let err = refs.write(bad, &r).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+            assert_eq!(refs.read(bad), None);
+        }
+        let mut everything: Vec<PathBuf> = Vec::new();
+        let mut dirs = vec![root.path().to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    everything.push(p);
+                }
+            }
+        }
+        assert_eq!(
+            everything,
+            [root.path().join("project/.pipeline/refs/fine.json")]
         );
     }
 

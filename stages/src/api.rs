@@ -210,6 +210,10 @@ pub struct StageContext<'a> {
     /// The directory of pipeline.yaml: relative paths inside user tables
     /// (e.g. a manifest's audio URIs) start here.
     pub base_dir: &'a std::path::Path,
+    /// Directories besides `base_dir` whose files a stage may read by path
+    /// (pipeline.yaml's `allow_paths`, made absolute); nothing else outside
+    /// `base_dir` may be read.
+    pub local_roots: &'a [std::path::PathBuf],
 }
 
 impl StageContext<'_> {

@@ -12,6 +12,7 @@ pub mod contracts;
 pub mod evaluate;
 pub mod frontend;
 pub mod labels;
+pub mod local_files;
 pub mod model;
 pub mod report;
 pub mod rng;

@@ -3,15 +3,14 @@
 //! exercised end to end before the audio and model stages exist.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::compute::{cast, concat_batches};
-use arrow::csv::reader::{Format, ReaderBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::api::*;
+use crate::contracts::{read_csv, CsvTypes};
 
 fn column_f64(batch: &RecordBatch, name: &str, param: &str) -> Result<Float64Array, StageError> {
     let index = batch
@@ -38,7 +37,8 @@ fn column_names(batch: &RecordBatch) -> String {
     names.join(", ")
 }
 
-/// Reads a CSV file with a header row into a table, inferring column types.
+/// Reads a CSV file with a header row into a table, inferring column types,
+/// with the contracts' reader ([`read_csv`]).
 pub struct ReadCsv;
 
 impl Stage for ReadCsv {
@@ -46,7 +46,8 @@ impl Stage for ReadCsv {
         "read_csv"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: the crate's one CSV reader (header names trimmed).
+        2
     }
     fn doc(&self) -> &'static str {
         "Reads a CSV file (header row, inferred types) into a table."
@@ -81,21 +82,7 @@ impl Stage for ReadCsv {
                 })
             }
         };
-        if bytes.is_empty() {
-            return Err(StageError::Data(format!(
-                "{}: the CSV file is empty",
-                ctx.params.str("path")?
-            )));
-        }
-        let format = Format::default()
-            .with_header(true)
-            .with_delimiter(delimiter);
-        let (schema, _) = format.infer_schema(Cursor::new(bytes), None)?;
-        let reader = ReaderBuilder::new(Arc::new(schema.clone()))
-            .with_format(format)
-            .build(Cursor::new(bytes))?;
-        let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        let table = concat_batches(&Arc::new(schema), &batches)?;
+        let table = read_csv(ctx.params.str("path")?, bytes, delimiter, CsvTypes::Inferred)?;
         let rows = table.num_rows();
         Ok(Outputs::default().table("table", table).meta("rows", rows))
     }

@@ -131,6 +131,7 @@ mod tests {
             stage_version: 1,
             params: serde_json::json!({}),
             inputs: BTreeMap::new(),
+            input_digests: BTreeMap::new(),
             sources: BTreeMap::new(),
             files: BTreeMap::from([("out".to_string(), file.clone())]),
             metadata: serde_json::Value::Null,

@@ -7,15 +7,18 @@
 
 mod error;
 mod layered;
+pub mod lease;
 mod location;
 mod manifest;
+mod redact;
 mod store;
 pub mod table;
 
 pub use error::StoreError;
 pub use layered::ArtifactStore;
 pub use location::{open_location, s3_builder};
-pub use manifest::{FileRef, Manifest, ManifestState};
+pub use manifest::{FileRef, Manifest, ManifestKey, ManifestState};
+pub use redact::redact;
 pub use store::{hash_bytes, BlobInfo, BlobState, Store};
 
 /// Result alias for this crate.

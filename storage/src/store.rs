@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::manifest::{FileRef, Manifest, ManifestState};
+use crate::manifest::{FileRef, Manifest, ManifestKey, ManifestState};
 use crate::{Result, StoreError};
 
 /// blake3 of `bytes` as lowercase hex.
@@ -33,9 +33,11 @@ pub struct BlobInfo {
 /// manifests.
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<dyn ObjectStore>,
+    pub(crate) backend: Arc<dyn ObjectStore>,
     prefix: String,
     label: String,
+    /// Signs manifests written and is required of manifests read.
+    signer: Option<ManifestKey>,
 }
 
 impl Store {
@@ -44,8 +46,16 @@ impl Store {
         Store {
             backend,
             prefix: prefix.trim_matches('/').to_string(),
-            label: label.to_string(),
+            label: crate::redact(label),
+            signer: None,
         }
+    }
+
+    /// Signs every manifest written, and trusts only manifests signed with
+    /// `key` (see [`ManifestKey`]).
+    pub fn with_manifest_key(mut self, key: Option<ManifestKey>) -> Self {
+        self.signer = key;
+        self
     }
 
     /// Opens a location string (see [`crate::open_location`]).
@@ -58,7 +68,7 @@ impl Store {
         &self.label
     }
 
-    fn path(&self, rel: &str) -> Path {
+    pub(crate) fn path(&self, rel: &str) -> Path {
         if self.prefix.is_empty() {
             Path::from(rel)
         } else {
@@ -75,7 +85,7 @@ impl Store {
         self.path(&format!("manifests/{key}.json"))
     }
 
-    fn backend_err(&self, path: &Path, source: object_store::Error) -> StoreError {
+    pub(crate) fn backend_err(&self, path: &Path, source: object_store::Error) -> StoreError {
         StoreError::Backend {
             store: self.label.clone(),
             path: path.to_string(),
@@ -98,26 +108,61 @@ impl Store {
     }
 
     /// Create-only put, treating "already exists" as success; or overwrite.
-    async fn put_raw(&self, path: &Path, bytes: Bytes, replace: bool) -> Result<()> {
+    ///
+    /// A create-only put of a large body first asks whether the object is
+    /// there: an S3 server may answer 412 before it has read the body and
+    /// close the connection, which the client sees as a broken request.
+    /// Transport errors are retried with backoff; before each retry of a
+    /// create-only put the object is looked up, and one that now exists
+    /// counts as written.
+    pub(crate) async fn put_raw(&self, path: &Path, bytes: Bytes, replace: bool) -> Result<()> {
+        if !replace && bytes.len() >= HEAD_FIRST_BYTES && self.exists(path).await? {
+            return Ok(());
+        }
         let mode = if replace {
             PutMode::Overwrite
         } else {
             PutMode::Create
         };
-        let opts = PutOptions {
-            mode,
-            ..Default::default()
-        };
-        match self
-            .backend
-            .put_opts(path, PutPayload::from_bytes(bytes), opts)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(()),
+        let mut attempt = 0;
+        loop {
+            let opts = PutOptions {
+                mode: mode.clone(),
+                ..Default::default()
+            };
+            let error = match self
+                .backend
+                .put_opts(path, PutPayload::from_bytes(bytes.clone()), opts)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(object_store::Error::AlreadyExists { .. })
+                | Err(object_store::Error::Precondition { .. }) => return Ok(()),
+                Err(e) => e,
+            };
+            if !is_transient(&error) || attempt >= PUT_RETRIES {
+                return Err(self.backend_err(path, error));
+            }
+            attempt += 1;
+            tracing::debug!("put {path}: {error}; retry {attempt} of {PUT_RETRIES}");
+            tokio::time::sleep(PUT_BACKOFF * 2u32.pow(attempt - 1)).await;
+            if !replace && self.exists(path).await.unwrap_or(false) {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn exists(&self, path: &Path) -> Result<bool> {
+        match self.backend.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(self.backend_err(path, e)),
         }
+    }
+
+    /// Whether the blob `hash` is present (not re-hashed: a cheap look).
+    pub async fn has_blob(&self, hash: &str) -> Result<bool> {
+        self.exists(&self.blob_path(hash)).await
     }
 
     /// Reads a blob and checks its blake3.
@@ -157,7 +202,7 @@ impl Store {
     /// Publishes a manifest: create-only, or overwrite when `replace` (used
     /// when the previous manifest for this key pointed at corrupt data).
     pub async fn put_manifest(&self, manifest: &Manifest, replace: bool) -> Result<()> {
-        let bytes = manifest.seal()?;
+        let bytes = manifest.seal(self.signer.as_ref())?;
         self.put_raw(&self.manifest_path(&manifest.key), bytes.into(), replace)
             .await
     }
@@ -168,7 +213,7 @@ impl Store {
         match self.backend.get(&path).await {
             Ok(r) => {
                 let bytes = r.bytes().await.map_err(|e| self.backend_err(&path, e))?;
-                Ok(Manifest::unseal(key, &bytes))
+                Ok(Manifest::unseal(key, &bytes, self.signer.as_ref()))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(ManifestState::Missing),
             Err(e) => Err(self.backend_err(&path, e)),
@@ -277,12 +322,33 @@ impl Store {
         self.delete(&self.manifest_path(key)).await
     }
 
-    async fn delete(&self, path: &Path) -> Result<()> {
+    pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
         match self.backend.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.backend_err(path, e)),
         }
     }
+}
+
+/// Create-only puts of bodies this large look first (see `put_raw`).
+const HEAD_FIRST_BYTES: usize = 1 << 20;
+/// Retries of a put that failed in transport, and the first wait.
+const PUT_RETRIES: u32 = 4;
+const PUT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Errors another attempt may cure: the transport, not the request.
+fn is_transient(e: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    !matches!(
+        e,
+        E::NotFound { .. }
+            | E::InvalidPath { .. }
+            | E::NotSupported { .. }
+            | E::NotImplemented { .. }
+            | E::PermissionDenied { .. }
+            | E::Unauthenticated { .. }
+            | E::UnknownConfigurationKey { .. }
+    )
 }
 
 fn is_hash(name: &str) -> bool {
@@ -306,6 +372,7 @@ mod tests {
             stage_version: 1,
             params: serde_json::json!({}),
             inputs: BTreeMap::new(),
+            input_digests: BTreeMap::new(),
             sources: BTreeMap::new(),
             files,
             metadata: serde_json::Value::Null,

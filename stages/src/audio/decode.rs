@@ -20,6 +20,12 @@ use symphonia::core::meta::MetadataOptions;
 use super::downmix::Speaker;
 use super::AudioError;
 
+/// The sample rates a file may state: from telephone-grade well below
+/// 8 kHz up to the highest studio rate (768 kHz). Outside them a header is
+/// damaged or hostile (a "1 Hz" WAV would pass as hours of audio, a "4 GHz"
+/// one as a single frame).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 /// Audio as the file holds it.
 #[derive(Debug, Clone)]
 pub struct Decoded {
@@ -113,6 +119,9 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or(AudioError::NoAudioTrack)?;
+    if let Some(rate) = params.sample_rate {
+        plausible(rate)?;
+    }
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| AudioError::Unsupported(e.to_string()))?;
@@ -159,6 +168,7 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
                 if this.0 == 0 {
                     return Err(AudioError::UnknownSampleRate);
                 }
+                plausible(this.0)?;
                 if this.1.count() == 0 {
                     return Err(AudioError::NoChannels);
                 }
@@ -196,6 +206,14 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
         skipped_packets,
         end,
     })
+}
+
+fn plausible(rate: u32) -> Result<(), AudioError> {
+    if SAMPLE_RATES.contains(&rate) {
+        Ok(())
+    } else {
+        Err(AudioError::ImplausibleSampleRate(rate))
+    }
 }
 
 fn probe(source: MediaSourceStream<'_>) -> Result<Box<dyn FormatReader + '_>, AudioError> {
@@ -388,6 +406,27 @@ mod tests {
             matches!(result, Err(AudioError::Unsupported(_))),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn audio_implausible_sample_rates_are_an_error() {
+        for rate in [1, 999, 768_001, 4_000_000_000] {
+            let bytes = wav(rate, &[vec![0.25; 10]], WavFormat::Pcm16);
+            let result = decode(&bytes);
+            assert!(
+                matches!(result, Err(AudioError::ImplausibleSampleRate(r)) if r == rate),
+                "{rate} Hz: {result:?}"
+            );
+        }
+        let err = decode(&wav(1, &[vec![0.25; 10]], WavFormat::Pcm16)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the file says its sample rate is 1 Hz, outside the 1000..=768000 Hz of real audio"
+        );
+        for rate in [1_000, 768_000] {
+            let bytes = wav(rate, &[vec![0.25; 10]], WavFormat::Pcm16);
+            assert_eq!(decode(&bytes).unwrap().sample_rate, rate);
+        }
     }
 
     #[test]

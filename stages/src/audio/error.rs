@@ -22,6 +22,12 @@ pub enum AudioError {
     InvalidLimit(f64),
     #[error("invalid sample rate: {0} Hz")]
     InvalidSampleRate(u32),
+    #[error(
+        "the file says its sample rate is {0} Hz, outside the {min}..={max} Hz of real audio",
+        min = super::decode::SAMPLE_RATES.start(),
+        max = super::decode::SAMPLE_RATES.end()
+    )]
+    ImplausibleSampleRate(u32),
     #[error("sample {index} of channel {channel} is not a finite number")]
     NonFinite { channel: usize, index: usize },
     #[error("the audio stream has no channels")]

@@ -56,7 +56,8 @@ pub fn wav(rate: u32, channels: &[Vec<f32>], format: WavFormat) -> Vec<u8> {
     fmt.extend_from_slice(&tag.to_le_bytes());
     fmt.extend_from_slice(&n_channels.to_le_bytes());
     fmt.extend_from_slice(&rate.to_le_bytes());
-    fmt.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    // Wrapping: a test may write an absurd rate on purpose.
+    fmt.extend_from_slice(&rate.wrapping_mul(u32::from(block)).to_le_bytes());
     fmt.extend_from_slice(&block.to_le_bytes());
     fmt.extend_from_slice(&bits.to_le_bytes());
     if let WavFormat::Extensible16(mask) = format {

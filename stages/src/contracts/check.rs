@@ -317,21 +317,40 @@ fn numbers(file: &str, column: &Column, array: &ArrayRef) -> Result<Float64Array
 }
 
 /// Track ids become file and object names: nothing that could leave a
-/// directory or confuse a terminal.
-fn track_id_is_safe(id: &str) -> Result<(), &'static str> {
+/// directory or confuse a terminal (bidirectional controls reorder what is
+/// shown), and no spaces at the ends, which a spreadsheet adds unseen and
+/// which would make ` t1` and `t1` two tracks.
+pub(crate) fn track_id_is_safe(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".into());
+    }
     if id.contains("..") {
-        return Err("contains `..`");
+        return Err("contains `..`".into());
     }
     if id.contains('/') || id.contains('\\') {
-        return Err("contains a path separator");
+        return Err("contains a path separator".into());
     }
     if id.chars().any(char::is_control) {
-        return Err("contains a control character");
+        return Err("contains a control character".into());
+    }
+    if let Some(c) = id.chars().find(|c| is_bidi_control(*c)) {
+        return Err(format!(
+            "contains the bidirectional control character U+{:04X}",
+            u32::from(c)
+        ));
+    }
+    if id.trim() != id {
+        return Err("has leading or trailing spaces".into());
     }
     if id.len() > 200 {
-        return Err("is longer than 200 bytes");
+        return Err("is longer than 200 bytes".into());
     }
     Ok(())
+}
+
+/// The Unicode characters that change the display order of text.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn uri_is_supported(uri: &str) -> Result<(), &'static str> {
@@ -443,6 +462,22 @@ mod tests {
             Contract::Tracks,
             "track_id,uri\n\"a\u{7}\",a.wav\n",
             "in.csv, row 1, column `track_id`: track id \"a\\u{7}\" contains a control character",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\nt1,a.wav\n\"evil\u{202E}vaw.exe\",b.wav\n",
+            "in.csv, row 2, column `track_id`: track id \"evil\\u{202e}vaw.exe\" contains the \
+             bidirectional control character U+202E",
+        );
+        fails(
+            Contract::Tracks,
+            "track_id,uri\n t1,a.wav\n",
+            "in.csv, row 1, column `track_id`: track id \" t1\" has leading or trailing spaces",
+        );
+        fails(
+            Contract::LabelCounts,
+            "track_id,item,count\nt1 ,rock,1\n",
+            "in.csv, row 1, column `track_id`: track id \"t1 \" has leading or trailing spaces",
         );
         fails(Contract::Tracks, "track_id,uri\nt1,ftp://x/a\n", "in.csv, row 1, column `uri`: uri \"ftp://x/a\" has an unsupported scheme: use http(s)://, s3://, file:// or a path");
         fails(

@@ -6,8 +6,9 @@ mod check;
 mod read;
 mod stage;
 
+pub(crate) use check::track_id_is_safe;
 pub use check::{split_known, validate, Contract};
-pub use read::read_table;
+pub use read::{read_csv, read_table, CsvTypes};
 pub use stage::{LoadLabels, LoadTable};
 
 use std::fmt;

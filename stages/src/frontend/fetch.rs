@@ -15,6 +15,20 @@
 //! store is content-addressed, the copy under `audio/<track_id>` takes no
 //! extra space.
 //!
+//! Whatever table arrives (`load_table`'s, or a plain `read_csv`), every
+//! track id is checked as the contracts check it, as it becomes a file name:
+//! an empty id, `..`, `/`, `\`, control or bidirectional characters, or
+//! spaces at its ends fail the node, naming the row.
+//!
+//! Local paths are read only under pipeline.yaml's directory or an
+//! `allow_paths:` entry, never under /proc, /sys or /dev, after resolving
+//! symlinks ([`crate::local_files`]): a manifest naming any other path fails
+//! the node before anything is fetched (the configuration must change, and a
+//! per-track failure would stay cached once it did, as `allow_paths` is not
+//! part of the key). Only regular files are read (a directory, FIFO, socket
+//! or device is a failure of that track), and no source of more than
+//! `max_track_mib` (a failure of that track too).
+//!
 //! Outputs:
 //! - `audio/<track_id>`: the bytes of each track fetched, emitted as soon as
 //!   they arrive;
@@ -23,11 +37,18 @@
 //! - `failures` (track_id Utf8, uri Utf8, error Utf8): every track that could
 //!   not be fetched, with why, in manifest order;
 //! - metadata: counts (`tracks`, `fetched`, `failed`, `downloaded`,
-//!   `from_cache`, `resumed`, `bytes`) and `warnings` naming the failures.
+//!   `from_cache`, `resumed`, `bytes`), `warnings` naming the failures, and,
+//!   only when some track failed for a reason that may pass (still a 5xx,
+//!   timeout, reset or cut body after the retries; never a 404, 403 or a
+//!   checksum mismatch), `retry_next_run`: how many, naming up to three. The
+//!   engine does not take such a node as a lasting cache hit and runs it
+//!   again on the next run, which takes what was fetched from the download
+//!   cache (remote tracks) or the disk, and tries the others again.
 //!
 //! A run with failures commits what it fetched (downstream stages run on
 //! those tracks) unless more than `max_failure_fraction` of the tracks
-//! failed: then the node fails, keeping what it fetched for the next attempt.
+//! failed (by default: when nothing or almost nothing was fetched): then the
+//! node fails, keeping what it fetched for the next attempt.
 //!
 //! Retries, backoff and timeouts: see [`super::retry`] and [`super::source`].
 //! A manifest checksum (blake3 and/or sha256) is verified on the bytes; a
@@ -54,11 +75,15 @@ use super::retry::Policy;
 use super::source::{Base, Fetcher, Source};
 use super::{optional_text_column, summarise, text_column};
 use crate::api::*;
+use crate::contracts::track_id_is_safe;
+use crate::local_files::LocalRoots;
 
 pub struct Fetch;
 
 /// One row of the manifest.
 struct Track {
+    /// 1-based, as errors name it.
+    row: usize,
     id: String,
     uri: String,
     blake3: Option<String>,
@@ -112,7 +137,17 @@ enum How {
 
 enum Outcome {
     Fetched(Fetched, How),
-    Failed(String),
+    /// Why, and whether a later run may succeed.
+    Failed { error: String, may_pass: bool },
+}
+
+impl Outcome {
+    fn permanent(error: String) -> Outcome {
+        Outcome::Failed {
+            error,
+            may_pass: false,
+        }
+    }
 }
 
 struct Settings {
@@ -120,6 +155,7 @@ struct Settings {
     policy: Policy,
     timeout: Duration,
     max_failure_fraction: f64,
+    max_bytes: u64,
 }
 
 fn settings(params: &Params) -> Result<Settings, StageError> {
@@ -147,6 +183,10 @@ fn settings(params: &Params) -> Result<Settings, StageError> {
     if !(0.0..=1.0).contains(&max_failure_fraction) {
         return Err(bad("max_failure_fraction", "must be between 0 and 1"));
     }
+    let max_mib = params.i64("max_track_mib")?;
+    if !(1..=1 << 20).contains(&max_mib) {
+        return Err(bad("max_track_mib", "must be between 1 and 1048576"));
+    }
     Ok(Settings {
         jobs: jobs as usize,
         policy: Policy {
@@ -155,6 +195,7 @@ fn settings(params: &Params) -> Result<Settings, StageError> {
         },
         timeout: Duration::from_secs_f64(timeout),
         max_failure_fraction,
+        max_bytes: (max_mib as u64) << 20,
     })
 }
 
@@ -179,11 +220,17 @@ fn manifest(table: &RecordBatch) -> Result<Vec<Track>, StageError> {
             if ids.is_null(i) || uris.is_null(i) {
                 return Err(bad("track_id and uri must not be empty".into()));
             }
-            if !seen.insert(ids.value(i)) {
-                return Err(bad(format!("duplicate track id {:?}", ids.value(i))));
+            let id = ids.value(i);
+            track_id_is_safe(id).map_err(|why| StageError::Input {
+                slot: slot.into(),
+                reason: format!("row {}, column `track_id`: track id {id:?} {why}", i + 1),
+            })?;
+            if !seen.insert(id) {
+                return Err(bad(format!("duplicate track id {id:?}")));
             }
             Ok(Track {
-                id: ids.value(i).to_string(),
+                row: i + 1,
+                id: id.to_string(),
                 uri: uris.value(i).to_string(),
                 blake3: cell(&blake3, i),
                 sha256: cell(&sha256, i),
@@ -192,30 +239,71 @@ fn manifest(table: &RecordBatch) -> Result<Vec<Track>, StageError> {
         .collect()
 }
 
+/// Each track's source, or why its uri cannot be parsed (a failure of that
+/// track). Local paths are admitted by `roots` and resolved; a path refused
+/// is an error of the node, naming up to three rows.
+fn sources(
+    tracks: &[Track],
+    base: Base,
+    roots: &LocalRoots,
+) -> Result<Vec<Result<Source, String>>, StageError> {
+    let mut refused = Vec::new();
+    let sources = tracks
+        .iter()
+        .map(|track| match Source::parse(&track.uri, base)? {
+            Source::File(path) => roots.admit(&path).map(Source::File).map_err(|why| {
+                refused.push(format!(
+                    "row {} (track {:?}, uri {:?}): {why}",
+                    track.row, track.id, track.uri
+                ));
+                why
+            }),
+            other => Ok(other),
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(sources);
+    }
+    const SHOWN: usize = 3;
+    let more = match refused.len() {
+        n if n > SHOWN => format!("; and {} more", n - SHOWN),
+        _ => String::new(),
+    };
+    Err(StageError::Input {
+        slot: "tracks".into(),
+        reason: format!(
+            "{} local files may not be read: {}{more}",
+            refused.len(),
+            refused[..refused.len().min(SHOWN)].join("; ")
+        ),
+    })
+}
+
 /// What the workers share.
 struct Work<'a> {
     tracks: &'a [Track],
+    sources: &'a [Result<Source, String>],
     sink: &'a dyn Sink,
     journal: &'a Journal<'a, Fetched>,
     fetcher: &'a Fetcher,
     policy: Policy,
     cache: Option<&'a DownloadCache>,
-    base: Base<'a>,
 }
 
 impl Work<'_> {
     /// Fetches one track: `Ok` with its outcome, `Err` only when the store
     /// cannot take the bytes (which stops the whole node).
-    fn track(&self, track: &Track) -> Result<Outcome, StageError> {
+    fn track(&self, i: usize) -> Result<Outcome, StageError> {
+        let track = &self.tracks[i];
         let name = format!("audio/{}", track.id);
         if let Some(earlier) = self.journal.earlier(&track.id) {
             if earlier.uri == track.uri && self.sink.has(&name) {
                 return Ok(Outcome::Fetched(earlier.clone(), How::Resumed));
             }
         }
-        let source = match Source::parse(&track.uri, self.base) {
+        let source = match &self.sources[i] {
             Ok(source) => source,
-            Err(e) => return Ok(Outcome::Failed(e)),
+            Err(e) => return Ok(Outcome::permanent(e.clone())),
         };
         let cache = self.cache.filter(|_| source.is_remote());
         let cached = cache
@@ -230,14 +318,19 @@ impl Work<'_> {
             None => {
                 let bytes = match self
                     .policy
-                    .run(|| self.fetcher.attempt(&source), std::thread::sleep)
+                    .run(|| self.fetcher.attempt(source), std::thread::sleep)
                 {
                     Ok(bytes) => bytes,
-                    Err(e) => return Ok(Outcome::Failed(e)),
+                    Err(failure) => {
+                        return Ok(Outcome::Failed {
+                            error: failure.message,
+                            may_pass: failure.retry,
+                        })
+                    }
                 };
                 let hash = blake3::hash(&bytes).to_hex().to_string();
                 if let Err(e) = track.verify(&bytes, &hash) {
-                    return Ok(Outcome::Failed(e));
+                    return Ok(Outcome::permanent(e));
                 }
                 if let Some(cache) = cache {
                     cache.put(&track.uri, &bytes, &hash);
@@ -263,7 +356,10 @@ impl Stage for Fetch {
         "fetch"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: local paths confined to the pipeline's roots, only regular
+        // files, a size limit, track ids checked, `retry_next_run`, and a
+        // node that fetched nothing fails by default.
+        2
     }
     fn doc(&self) -> &'static str {
         "Fetches every track of a manifest (http(s)://, s3://, file://, a path, or a file of the \
@@ -299,8 +395,16 @@ impl Stage for Fetch {
             ParamSpec {
                 name: "max_failure_fraction",
                 ty: ParamType::Float,
-                default: Some("1.0"),
-                doc: "fail the node only if more than this fraction of the tracks failed",
+                default: Some("0.99"),
+                doc: "fail the node if more than this fraction of the tracks failed: by default \
+                      when nothing (or almost nothing) was fetched; 1 commits even an empty result",
+            },
+            ParamSpec {
+                name: "max_track_mib",
+                ty: ParamType::Int,
+                default: Some("2048"),
+                doc: "the largest track, in MiB: a bigger file, body or object is a failure \
+                      of that track, and is never read whole",
             },
         ]
     }
@@ -324,23 +428,25 @@ impl Stage for Fetch {
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let settings = settings(ctx.params)?;
         let tracks = manifest(&ctx.input_table("tracks", "table")?)?;
-        let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
-        let mut fetcher =
-            Fetcher::new(settings.timeout, settings.jobs).map_err(StageError::Data)?;
+        let mut fetcher = Fetcher::new(settings.timeout, settings.jobs, settings.max_bytes)
+            .map_err(StageError::Data)?;
         let mut base = Base::Dir(ctx.base_dir);
         if ctx.inputs.contains_key("files") {
             fetcher = fetcher.with_node_files(ctx.input("files")?.clone());
             base = Base::NodeFiles;
         }
+        let roots = LocalRoots::new(ctx.base_dir, ctx.local_roots);
+        let sources = sources(&tracks, base, &roots)?;
+        let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
         let cache = DownloadCache::open(ctx.base_dir);
         let work = Work {
             tracks: &tracks,
+            sources: &sources,
             sink: ctx.sink,
             journal: &journal,
             fetcher: &fetcher,
             policy: settings.policy,
             cache: cache.as_ref(),
-            base,
         };
         ctx.progress.set_total(tracks.len() as u64);
         let outcomes = run_workers(&work, settings.jobs, ctx.progress);
@@ -370,7 +476,7 @@ fn run_workers(
                 if i >= n {
                     return;
                 }
-                match work.track(&work.tracks[i]) {
+                match work.track(i) {
                     Ok(outcome) => *slots[i].lock().expect("slot lock") = Some(outcome),
                     Err(e) => {
                         fatal.lock().expect("fatal lock").get_or_insert(e);
@@ -400,7 +506,7 @@ fn report(
     max_failure_fraction: f64,
 ) -> Result<Outputs, StageError> {
     let mut fetched: Vec<(&Track, Fetched)> = Vec::new();
-    let mut failed: Vec<(&Track, String)> = Vec::new();
+    let mut failed: Vec<(&Track, String, bool)> = Vec::new();
     let (mut downloaded, mut from_cache, mut resumed) = (0usize, 0usize, 0usize);
     for (track, outcome) in tracks.iter().zip(outcomes) {
         match outcome {
@@ -412,23 +518,31 @@ fn report(
                 }
                 fetched.push((track, record));
             }
-            Outcome::Failed(error) => failed.push((track, error)),
+            Outcome::Failed { error, may_pass } => failed.push((track, error, may_pass)),
         }
     }
     let n = tracks.len();
     let listed: Vec<(&str, &str)> = failed
         .iter()
-        .map(|(t, e)| (t.id.as_str(), e.as_str()))
+        .map(|(t, e, _)| (t.id.as_str(), e.as_str()))
         .collect();
     if n > 0 && failed.len() as f64 / n as f64 > max_failure_fraction {
-        return Err(StageError::Data(format!(
-            "{} of {n} tracks could not be fetched, more than max_failure_fraction = \
-             {max_failure_fraction}: {}; the {} fetched are kept and the next run fetches \
-             only the rest",
-            failed.len(),
-            summarise(&listed),
-            fetched.len()
-        )));
+        return Err(StageError::Data(if fetched.is_empty() {
+            format!(
+                "none of the {n} tracks could be fetched (max_failure_fraction = \
+                 {max_failure_fraction}): {}",
+                summarise(&listed)
+            )
+        } else {
+            format!(
+                "{} of {n} tracks could not be fetched, more than max_failure_fraction = \
+                 {max_failure_fraction}: {}; the {} fetched are kept and the next run fetches \
+                 only the rest",
+                failed.len(),
+                summarise(&listed),
+                fetched.len()
+            )
+        }));
     }
     let bytes: u64 = fetched.iter().map(|(_, r)| r.size).sum();
     let fetched_table = fetched_table(
@@ -439,7 +553,7 @@ fn report(
     let failures_table = failures_table(
         failed
             .iter()
-            .map(|(t, e)| (t.id.as_str(), t.uri.as_str(), e.as_str())),
+            .map(|(t, e, _)| (t.id.as_str(), t.uri.as_str(), e.as_str())),
     )?;
     let mut outputs = Outputs::default()
         .meta("tracks", n)
@@ -461,9 +575,38 @@ fn report(
             )],
         );
     }
+    let may_pass: Vec<(&str, &str)> = failed
+        .iter()
+        .filter(|(_, _, may_pass)| *may_pass)
+        .map(|(t, e, _)| (t.id.as_str(), e.as_str()))
+        .collect();
+    if !may_pass.is_empty() {
+        outputs = outputs.meta("retry_next_run", retry_note(&may_pass));
+    }
     Ok(outputs
         .table("fetched", fetched_table)
         .table("failures", failures_table))
+}
+
+/// The `retry_next_run` note: how many tracks failed for reasons that may
+/// pass, naming the first three (id: why).
+fn retry_note(items: &[(&str, &str)]) -> String {
+    const SHOWN: usize = 3;
+    let named: Vec<String> = items
+        .iter()
+        .take(SHOWN)
+        .map(|(id, why)| format!("{id}: {why}"))
+        .collect();
+    let more = match items.len() {
+        n if n > SHOWN => format!(", and {} more", n - SHOWN),
+        _ => String::new(),
+    };
+    let tracks = if items.len() == 1 { "track" } else { "tracks" };
+    format!(
+        "{} {tracks} failed for reasons that may pass ({}{more})",
+        items.len(),
+        named.join(", ")
+    )
 }
 
 /// The `fetched` table that `mel` reads: (track_id, uri, blake3, size) per
@@ -539,6 +682,7 @@ mod tests {
         map.insert("retries".into(), 1.into());
         map.insert("backoff_ms".into(), 1.into());
         map.insert("max_failure_fraction".into(), max_failure_fraction.into());
+        map.insert("max_track_mib".into(), 1.into());
         Params(map)
     }
 
@@ -554,6 +698,18 @@ mod tests {
     /// As [`run`], with `files` on the `files` input when given.
     fn run_with_files(
         dir: &std::path::Path,
+        table: RecordBatch,
+        files: Option<MemoryFiles>,
+        sink: &MemorySink,
+        max_failure_fraction: f64,
+    ) -> Result<Outputs, StageError> {
+        run_with_roots(dir, &[], table, files, sink, max_failure_fraction)
+    }
+
+    /// As [`run_with_files`], with `allow_paths` roots.
+    fn run_with_roots(
+        dir: &std::path::Path,
+        roots: &[std::path::PathBuf],
         table: RecordBatch,
         files: Option<MemoryFiles>,
         sink: &MemorySink,
@@ -575,6 +731,7 @@ mod tests {
             progress: &NoProgress,
             sink,
             base_dir: dir,
+            local_roots: roots,
         };
         Fetch.run(&ctx)
     }
@@ -694,9 +851,168 @@ mod tests {
         assert_eq!(errors[1], "no such file");
     }
 
+    fn error_of(result: Result<Outputs, StageError>) -> String {
+        match result {
+            Ok(_) => panic!("expected the node to fail"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn failures_that_may_pass_are_noted_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wav"), b"a").unwrap();
+        // A port nobody listens on: refused, a failure that may pass.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let down = format!("http://127.0.0.1:{port}/b.wav");
+        let t = manifest_table(&[
+            ("a", "a.wav", None),
+            ("b", &down, None),
+            ("c", "missing.wav", None),
+        ]);
+        let out = run(dir.path(), t, &MemorySink::default(), 1.0).unwrap();
+        let note = out.metadata["retry_next_run"].as_str().unwrap();
+        assert!(
+            note.starts_with("1 track failed for reasons that may pass (b: ")
+                && note.ends_with(" (after 2 attempts))"),
+            "{note}"
+        );
+        // Only failures for good: nothing to retry.
+        let t = manifest_table(&[("a", "a.wav", None), ("c", "missing.wav", None)]);
+        let out = run(dir.path(), t, &MemorySink::default(), 1.0).unwrap();
+        assert_eq!(out.metadata["failed"], 1);
+        assert!(!out.metadata.contains_key("retry_next_run"));
+
+        let many = [("t1", "x"), ("t2", "y"), ("t3", "z"), ("t4", "w")];
+        assert_eq!(
+            retry_note(&many),
+            "4 tracks failed for reasons that may pass (t1: x, t2: y, t3: z, and 1 more)"
+        );
+    }
+
+    #[test]
+    fn by_default_a_node_that_fetched_nothing_fails() {
+        let default: f64 = Fetch
+            .params()
+            .iter()
+            .find(|p| p.name == "max_failure_fraction")
+            .and_then(|p| p.default)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.wav"), b"a").unwrap();
+        let none = manifest_table(&[("a", "gone.wav", None), ("b", "nope.wav", None)]);
+        let err = error_of(run(dir.path(), none.clone(), &MemorySink::default(), default));
+        assert_eq!(
+            err,
+            "none of the 2 tracks could be fetched (max_failure_fraction = 0.99): \
+             a (no such file), b (no such file)"
+        );
+        // Partial failure passes; 1 commits even an empty result.
+        let some = manifest_table(&[("a", "a.wav", None), ("b", "nope.wav", None)]);
+        assert!(run(dir.path(), some, &MemorySink::default(), default).is_ok());
+        let out = run(dir.path(), none, &MemorySink::default(), 1.0).unwrap();
+        assert_eq!(out.metadata["fetched"], 0);
+    }
+
+    #[test]
+    fn unsafe_track_ids_fail_the_node_with_their_row() {
+        let dir = tempfile::tempdir().unwrap();
+        for (id, why) in [
+            ("../x", "contains `..`"),
+            ("a/b", "contains a path separator"),
+            ("", "is empty"),
+            ("x\u{202E}y", "contains the bidirectional control character U+202E"),
+            ("t1 ", "has leading or trailing spaces"),
+        ] {
+            let t = manifest_table(&[("ok", "a.wav", None), (id, "b.wav", None)]);
+            let err = error_of(run(dir.path(), t, &MemorySink::default(), 1.0));
+            assert_eq!(
+                err,
+                format!("input `tracks`: row 2, column `track_id`: track id {id:?} {why}")
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn local_paths_outside_the_roots_fail_the_node_before_any_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(project.join("a.wav"), b"a").unwrap();
+        std::fs::write(data.join("b.wav"), b"b").unwrap();
+        let t = manifest_table(&[
+            ("a", "a.wav", None),
+            ("b", "../data/b.wav", None),
+            ("env", "/proc/self/environ", None),
+            ("zero", "file:///dev/zero", None),
+        ]);
+        let sink = MemorySink::default();
+        let err = error_of(run(&project, t, &sink, 1.0));
+        assert!(
+            err.starts_with(
+                "input `tracks`: 3 local files may not be read: row 2 (track \"b\", uri \
+                 \"../data/b.wav\"): "
+            ) && err.contains("add a directory that holds it to `allow_paths:` in pipeline.yaml")
+                && err.contains(
+                    "row 3 (track \"env\", uri \"/proc/self/environ\"): /proc/self/environ \
+                     (which resolves to /proc/"
+                )
+                && err.contains("is under /proc, a kernel pseudo-file system")
+                && err.contains("row 4 (track \"zero\""),
+            "{err}"
+        );
+        assert!(sink.outputs.lock().unwrap().is_empty());
+
+        // Allowed: read. A FIFO inside the roots: that track fails, at once.
+        let fifo = project.join("fifo.wav");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let t = manifest_table(&[
+            ("a", "a.wav", None),
+            ("b", "../data/b.wav", None),
+            ("f", "fifo.wav", None),
+        ]);
+        let sink = MemorySink::default();
+        let out = run_with_roots(&project, &[data], t, None, &sink, 1.0).unwrap();
+        assert_eq!(column(&table(&out, "fetched"), "track_id"), ["a", "b"]);
+        assert_eq!(sink.bytes("audio/b"), b"b");
+        let failures = table(&out, "failures");
+        assert_eq!(
+            column(&failures, "error"),
+            ["a FIFO, not a regular file"]
+        );
+        assert!(!out.metadata.contains_key("retry_next_run"));
+    }
+
+    #[test]
+    fn a_track_over_the_size_limit_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(dir.path().join("big.wav")).unwrap();
+        big.set_len((1 << 20) + 1).unwrap();
+        let t = manifest_table(&[("big", "big.wav", None)]);
+        let out = run(dir.path(), t, &MemorySink::default(), 1.0).unwrap();
+        assert_eq!(
+            column(&table(&out, "failures"), "error"),
+            ["larger than the limit of 1 MiB"]
+        );
+    }
+
     #[test]
     fn sha256_is_verified() {
         let track = Track {
+            row: 1,
             id: "t".into(),
             uri: "x".into(),
             blake3: None,

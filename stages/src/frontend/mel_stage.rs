@@ -116,7 +116,8 @@ impl Stage for MelSpectrograms {
         "mel"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: a file stating an implausible sample rate is a failure.
+        2
     }
     fn doc(&self) -> &'static str {
         "Per fetched track: stereo 22,050 Hz dB mel spectrogram [2, T, 128] (mel/<track_id>), \
@@ -379,6 +380,7 @@ mod tests {
             progress: &NoProgress,
             sink,
             base_dir: std::path::Path::new("."),
+            local_roots: &[],
         };
         match MelSpectrograms.run(&ctx) {
             Ok(outputs) => outputs,

@@ -68,13 +68,15 @@ impl Policy {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries are
-    /// spent; `sleep` waits (a parameter for tests). The error names how
-    /// many attempts were made when more than one was.
+    /// spent; `sleep` waits (a parameter for tests). The last failure is
+    /// returned (its `retry` still saying whether a later run could
+    /// succeed), its message naming how many attempts were made when more
+    /// than one was.
     pub fn run<T>(
         &self,
         mut attempt: impl FnMut() -> Result<T, Failure>,
         mut sleep: impl FnMut(Duration),
-    ) -> Result<T, String> {
+    ) -> Result<T, Failure> {
         let mut k = 0;
         loop {
             match attempt() {
@@ -83,9 +85,10 @@ impl Policy {
                     k += 1;
                     sleep(self.wait(k, fastrand::f64(), failure.retry_after));
                 }
-                Err(failure) if k == 0 => return Err(failure.message),
-                Err(failure) => {
-                    return Err(format!("{} (after {} attempts)", failure.message, k + 1))
+                Err(failure) if k == 0 => return Err(failure),
+                Err(mut failure) => {
+                    failure.message = format!("{} (after {} attempts)", failure.message, k + 1);
+                    return Err(failure);
                 }
             }
         }
@@ -155,7 +158,7 @@ mod tests {
             },
             |_| {},
         );
-        assert_eq!(got, Err("HTTP 404 Not Found".to_string()));
+        assert_eq!(got, Err(Failure::permanent("HTTP 404 Not Found")));
         assert_eq!(calls, 1);
 
         let mut calls = 0;
@@ -166,7 +169,10 @@ mod tests {
             },
             |_| {},
         );
-        assert_eq!(got, Err("connection reset (after 4 attempts)".to_string()));
+        assert_eq!(
+            got,
+            Err(Failure::transient("connection reset (after 4 attempts)"))
+        );
         assert_eq!(calls, 4);
     }
 

@@ -8,7 +8,13 @@
 //! the wait for a response, and every wait for more data in the middle of a
 //! body: a stalled transfer fails, a slow but moving one does not. A body
 //! shorter than the server announced (a connection cut or reset mid-body) is
-//! a failure too, never a short file.
+//! a failure too, never a short file. A source larger than the fetcher's
+//! byte limit (announced, or found while reading) is a permanent failure,
+//! and is never read whole.
+//!
+//! Local files are read by [`crate::local_files::read_regular`]: only
+//! regular files, within the limit. Which paths may be read at all is
+//! decided before (fetch admits every local path of its manifest first).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +27,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, 
 
 use super::retry::{status_is_transient, Failure};
 use crate::api::Upstream;
+use crate::local_files::{read_regular, size};
 
 /// A parsed track URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,12 +134,14 @@ pub struct Fetcher {
     http: reqwest::Client,
     s3: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     timeout: Duration,
+    /// The most bytes one source may have.
+    max_bytes: u64,
     /// The node on fetch's `files` input, if it has one.
     node_files: Option<Upstream>,
 }
 
 impl Fetcher {
-    pub fn new(timeout: Duration, connections: usize) -> Result<Fetcher, String> {
+    pub fn new(timeout: Duration, connections: usize, max_bytes: u64) -> Result<Fetcher, String> {
         let (handle, own) = match tokio::runtime::Handle::try_current() {
             Ok(handle) => (handle, None),
             Err(_) => {
@@ -156,6 +165,7 @@ impl Fetcher {
             http,
             s3: Mutex::new(HashMap::new()),
             timeout,
+            max_bytes,
             node_files: None,
         })
     }
@@ -170,7 +180,14 @@ impl Fetcher {
     /// from async code).
     pub fn attempt(&self, source: &Source) -> Result<Vec<u8>, Failure> {
         match source {
-            Source::File(path) => read_file(path),
+            Source::File(path) => read_regular(path, self.max_bytes).map_err(|e| {
+                let message = e.to_string();
+                if e.may_pass() {
+                    Failure::transient(message)
+                } else {
+                    Failure::permanent(message)
+                }
+            }),
             Source::NodeFile(name) => self.read_node_file(name),
             Source::Http(url) => self.handle.block_on(self.http_get(url)),
             Source::S3 { bucket, key } => {
@@ -228,6 +245,7 @@ impl Fetcher {
             return Err(failure);
         }
         let expected = response.content_length();
+        self.within_limit(expected.unwrap_or(0))?;
         let mut body = Vec::with_capacity(expected.unwrap_or(0).min(64 << 20) as usize);
         loop {
             match tokio::time::timeout(t, response.chunk()).await {
@@ -246,7 +264,10 @@ impl Fetcher {
                     )))
                 }
                 Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(Some(chunk))) => {
+                    self.within_limit((body.len() + chunk.len()) as u64)?;
+                    body.extend_from_slice(&chunk)
+                }
             }
         }
         check_length(body, expected)
@@ -293,6 +314,7 @@ impl Fetcher {
             Ok(Ok(result)) => result,
         };
         let expected = Some(result.meta.size);
+        self.within_limit(result.meta.size)?;
         let mut body = Vec::with_capacity(result.meta.size.min(64 << 20) as usize);
         let mut stream = result.into_stream();
         loop {
@@ -311,20 +333,26 @@ impl Fetcher {
                     )))
                 }
                 Ok(None) => break,
-                Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Some(Ok(chunk))) => {
+                    self.within_limit((body.len() + chunk.len()) as u64)?;
+                    body.extend_from_slice(&chunk)
+                }
             }
         }
         check_length(body, expected)
     }
-}
 
-fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Failure::permanent("no such file"),
-        std::io::ErrorKind::PermissionDenied => Failure::permanent("permission denied"),
-        std::io::ErrorKind::IsADirectory => Failure::permanent("a directory, not a file"),
-        _ => Failure::transient(format!("cannot read the file: {e}")),
-    })
+    /// A permanent failure once a source has (or announces) more than
+    /// `max_bytes`: asking again returns as many.
+    fn within_limit(&self, bytes: u64) -> Result<(), Failure> {
+        if bytes > self.max_bytes {
+            return Err(Failure::permanent(format!(
+                "larger than the limit of {} (max_track_mib)",
+                size(self.max_bytes)
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn check_length(body: Vec<u8>, expected: Option<u64>) -> Result<Vec<u8>, Failure> {
@@ -449,14 +477,54 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_is_a_permanent_failure() {
+    fn a_missing_or_oversized_file_is_a_permanent_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let fetcher = Fetcher::new(Duration::from_secs(1), 1).unwrap();
+        let fetcher = Fetcher::new(Duration::from_secs(1), 1, 3).unwrap();
         let missing = fetcher.attempt(&Source::File(dir.path().join("nope.wav")));
         assert_eq!(missing, Err(Failure::permanent("no such file")));
         std::fs::write(dir.path().join("a.wav"), b"abc").unwrap();
         let got = fetcher.attempt(&Source::File(dir.path().join("a.wav")));
         assert_eq!(got, Ok(b"abc".to_vec()));
+        std::fs::write(dir.path().join("b.wav"), b"abcd").unwrap();
+        let big = fetcher.attempt(&Source::File(dir.path().join("b.wav")));
+        assert_eq!(
+            big,
+            Err(Failure::permanent("larger than the limit of 3 bytes"))
+        );
+    }
+
+    /// Serves `response` to one connection on a loopback port, then closes.
+    fn serve_once(response: Vec<u8>) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&response);
+        });
+        port
+    }
+
+    #[test]
+    fn an_http_body_over_the_limit_is_refused_announced_or_not() {
+        let fetcher = Fetcher::new(Duration::from_secs(5), 1, 1000).unwrap();
+        let too_big = "larger than the limit of 1000 bytes (max_track_mib)";
+        let announced = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec());
+        let got = fetcher.attempt(&Source::Http(format!("http://127.0.0.1:{announced}/a")));
+        assert_eq!(got, Err(Failure::permanent(too_big)));
+        // No length announced: the body ends when the connection does.
+        let mut unannounced = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        unannounced.extend(vec![7u8; 5000]);
+        let port = serve_once(unannounced);
+        let got = fetcher.attempt(&Source::Http(format!("http://127.0.0.1:{port}/a")));
+        assert_eq!(got, Err(Failure::permanent(too_big)));
+        let mut fits = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        fits.extend(vec![7u8; 1000]);
+        let port = serve_once(fits);
+        let got = fetcher.attempt(&Source::Http(format!("http://127.0.0.1:{port}/a")));
+        assert_eq!(got, Ok(vec![7u8; 1000]));
     }
 
     #[test]
@@ -467,7 +535,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let fetcher = Fetcher::new(Duration::from_secs(1), 1).unwrap();
+        let fetcher = Fetcher::new(Duration::from_secs(1), 1, 1 << 20).unwrap();
         let refused = fetcher
             .attempt(&Source::Http(format!("http://127.0.0.1:{port}/a")))
             .unwrap_err();

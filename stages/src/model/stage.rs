@@ -571,6 +571,7 @@ mod tests {
             progress: &NoProgress,
             sink: &NoSink,
             base_dir: std::path::Path::new("."),
+            local_roots: &[],
         };
         match stage.run(&ctx) {
             Ok(_) => panic!("expected an error"),

@@ -137,6 +137,7 @@ pub fn run_analyze(
         progress: &NoProgress,
         sink: &NoSink,
         base_dir: std::path::Path::new("."),
+        local_roots: &[],
     };
     stage.run(&ctx)
 }

@@ -40,6 +40,7 @@ fn run(
         progress: &NoProgress,
         sink: &NoSink,
         base_dir: std::path::Path::new("."),
+        local_roots: &[],
     })
 }
 

@@ -70,6 +70,7 @@ pub fn run_stage_with(
         progress,
         sink: &NoSink,
         base_dir: std::path::Path::new("."),
+        local_roots: &[],
     };
     stage.run(&ctx)
 }

@@ -431,6 +431,7 @@ impl Fixture {
             progress: &NoProgress,
             sink: &NoSink,
             base_dir: std::path::Path::new("."),
+            local_roots: &[],
         };
         f(&ctx)
     }

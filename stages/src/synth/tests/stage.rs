@@ -26,6 +26,7 @@ fn synth_table(name: &str) -> Result<RecordBatch, StageError> {
         progress: &NoProgress,
         sink: &NoSink,
         base_dir: Path::new("."),
+        local_roots: &[],
     };
     let mut outputs = SynthTable.run(&ctx)?;
     match outputs.files.remove("table") {
