@@ -29,13 +29,14 @@ pub enum PipelineError {
     Cycle(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A stored output of a node that could not be read back.
+    /// A stored output of a node that could not be read back (boxed: it
+    /// is rare, and keeps every `Result` of the crate small).
     #[error("node `{node}`, output `{output}`: {source}")]
     Artifact {
         node: String,
         output: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
@@ -53,10 +54,19 @@ impl PipelineError {
         }
     }
 
+    pub fn artifact(node: &str, output: &str, source: StoreError) -> Self {
+        PipelineError::Artifact {
+            node: node.to_string(),
+            output: output.to_string(),
+            source: Box::new(source),
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             PipelineError::Failed(_) | PipelineError::Output(_) => 1,
-            PipelineError::Store(e) | PipelineError::Artifact { source: e, .. } => store_code(e),
+            PipelineError::Store(e) => store_code(e),
+            PipelineError::Artifact { source, .. } => store_code(source),
             _ => 2,
         }
     }
@@ -89,14 +99,14 @@ mod tests {
             actual: "a".into(),
         };
         assert_eq!(PipelineError::Store(corrupt).exit_code(), 1);
-        let missing = PipelineError::Artifact {
-            node: "n".into(),
-            output: "o".into(),
-            source: StoreError::MissingBlob {
+        let missing = PipelineError::artifact(
+            "n",
+            "o",
+            StoreError::MissingBlob {
                 store: "s".into(),
                 hash: "h".into(),
             },
-        };
+        );
         assert_eq!(missing.exit_code(), 1);
         assert_eq!(
             missing.to_string(),

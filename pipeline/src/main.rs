@@ -152,10 +152,8 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             };
             let report = ws.run(&opts).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("reports serialise")
-                );
+                let text = serde_json::to_string_pretty(&report).expect("reports serialise");
+                writeln!(Stdout::default(), "{text}").map_err(PipelineError::Output)?;
             }
             let count =
                 |f: fn(&Outcome) -> bool| report.nodes.iter().filter(|n| f(&n.outcome)).count();
@@ -191,19 +189,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
             let report = pipeline::gc::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
-            let verb = if dry_run { "would delete" } else { "deleted" };
-            println!(
-                "{verb} {} manifests and {} blobs ({} bytes)",
-                report.manifests.len(),
-                report.blobs.len(),
-                report.bytes
-            );
-            for m in &report.manifests {
-                println!("  manifest {m}");
-            }
-            for b in &report.blobs {
-                println!("  blob {b}");
-            }
+            print_gc(&report, dry_run).map_err(PipelineError::Output)?;
             match &report.interrupted {
                 Some(why) => {
                     eprintln!("gc stopped early: {why}");
@@ -225,6 +211,26 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             Ok(0)
         }
     }
+}
+
+/// What gc deleted (or would), a line per manifest and blob.
+fn print_gc(report: &pipeline::gc::GcReport, dry_run: bool) -> io::Result<()> {
+    let mut out = io::BufWriter::new(Stdout::default());
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    writeln!(
+        out,
+        "{verb} {} manifests and {} blobs ({} bytes)",
+        report.manifests.len(),
+        report.blobs.len(),
+        report.bytes
+    )?;
+    for m in &report.manifests {
+        writeln!(out, "  manifest {m}")?;
+    }
+    for b in &report.blobs {
+        writeln!(out, "  blob {b}")?;
+    }
+    out.flush()
 }
 
 /// Re-hashes the primary store and the remote, if any.

@@ -97,11 +97,7 @@ pub async fn show(
         if entry.format != "parquet" {
             continue;
         }
-        let artifact = |source| PipelineError::Artifact {
-            node: name.to_string(),
-            output: file.clone(),
-            source,
-        };
+        let artifact = |source| PipelineError::artifact(name, file, source);
         let bytes = store.get_blob(entry).await.map_err(artifact)?;
         let batch = table::from_parquet(file, bytes).map_err(artifact)?;
         let shown = batch.slice(0, rows.min(batch.num_rows()));
@@ -209,11 +205,7 @@ async fn stage(
         let bytes = store
             .get_blob(entry)
             .await
-            .map_err(|source| PipelineError::Artifact {
-                node: node.to_string(),
-                output: rel.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| PipelineError::artifact(node, &rel.to_string_lossy(), source))?;
         let path = staging.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;

@@ -39,7 +39,11 @@ impl LocalRoots {
         let shown = if resolved == path {
             path.display().to_string()
         } else {
-            format!("{} (which resolves to {})", path.display(), resolved.display())
+            format!(
+                "{} (which resolves to {})",
+                path.display(),
+                resolved.display()
+            )
         };
         if let Some(pseudo) = PSEUDO.iter().find(|p| resolved.starts_with(p)) {
             return Err(format!(
@@ -301,7 +305,9 @@ mod tests {
         let refused = read_regular(&fifo, 10).unwrap_err();
         assert_eq!(refused.to_string(), "a FIFO, not a regular file");
         assert_eq!(
-            read_regular(Path::new("/dev/zero"), 10).unwrap_err().to_string(),
+            read_regular(Path::new("/dev/zero"), 10)
+                .unwrap_err()
+                .to_string(),
             "a device, not a regular file"
         );
     }

@@ -82,7 +82,12 @@ impl Stage for ReadCsv {
                 })
             }
         };
-        let table = read_csv(ctx.params.str("path")?, bytes, delimiter, CsvTypes::Inferred)?;
+        let table = read_csv(
+            ctx.params.str("path")?,
+            bytes,
+            delimiter,
+            CsvTypes::Inferred,
+        )?;
         let rows = table.num_rows();
         Ok(Outputs::default().table("table", table).meta("rows", rows))
     }

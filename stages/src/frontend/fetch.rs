@@ -43,7 +43,10 @@
 //!   checksum mismatch), `retry_next_run`: how many, naming up to three. The
 //!   engine does not take such a node as a lasting cache hit and runs it
 //!   again on the next run, which takes what was fetched from the download
-//!   cache (remote tracks) or the disk, and tries the others again.
+//!   cache (remote tracks) or the disk, and asks again for every track that
+//!   failed (nothing of a committed attempt survives but its outputs, so
+//!   those that failed for good are asked once more, and normally fail the
+//!   same way).
 //!
 //! A run with failures commits what it fetched (downstream stages run on
 //! those tracks) unless more than `max_failure_fraction` of the tracks
@@ -138,7 +141,10 @@ enum How {
 enum Outcome {
     Fetched(Fetched, How),
     /// Why, and whether a later run may succeed.
-    Failed { error: String, may_pass: bool },
+    Failed {
+        error: String,
+        may_pass: bool,
+    },
 }
 
 impl Outcome {
@@ -907,7 +913,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.wav"), b"a").unwrap();
         let none = manifest_table(&[("a", "gone.wav", None), ("b", "nope.wav", None)]);
-        let err = error_of(run(dir.path(), none.clone(), &MemorySink::default(), default));
+        let err = error_of(run(
+            dir.path(),
+            none.clone(),
+            &MemorySink::default(),
+            default,
+        ));
         assert_eq!(
             err,
             "none of the 2 tracks could be fetched (max_failure_fraction = 0.99): \
@@ -927,7 +938,10 @@ mod tests {
             ("../x", "contains `..`"),
             ("a/b", "contains a path separator"),
             ("", "is empty"),
-            ("x\u{202E}y", "contains the bidirectional control character U+202E"),
+            (
+                "x\u{202E}y",
+                "contains the bidirectional control character U+202E",
+            ),
             ("t1 ", "has leading or trailing spaces"),
         ] {
             let t = manifest_table(&[("ok", "a.wav", None), (id, "b.wav", None)]);
@@ -989,10 +1003,7 @@ mod tests {
         assert_eq!(column(&table(&out, "fetched"), "track_id"), ["a", "b"]);
         assert_eq!(sink.bytes("audio/b"), b"b");
         let failures = table(&out, "failures");
-        assert_eq!(
-            column(&failures, "error"),
-            ["a FIFO, not a regular file"]
-        );
+        assert_eq!(column(&failures, "error"), ["a FIFO, not a regular file"]);
         assert!(!out.metadata.contains_key("retry_next_run"));
     }
 
@@ -1005,7 +1016,7 @@ mod tests {
         let out = run(dir.path(), t, &MemorySink::default(), 1.0).unwrap();
         assert_eq!(
             column(&table(&out, "failures"), "error"),
-            ["larger than the limit of 1 MiB"]
+            ["larger than the limit of 1 MiB (max_track_mib)"]
         );
     }
 

@@ -27,7 +27,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, 
 
 use super::retry::{status_is_transient, Failure};
 use crate::api::Upstream;
-use crate::local_files::{read_regular, size};
+use crate::local_files::{read_regular, size, Unreadable};
 
 /// A parsed track URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,13 +180,10 @@ impl Fetcher {
     /// from async code).
     pub fn attempt(&self, source: &Source) -> Result<Vec<u8>, Failure> {
         match source {
-            Source::File(path) => read_regular(path, self.max_bytes).map_err(|e| {
-                let message = e.to_string();
-                if e.may_pass() {
-                    Failure::transient(message)
-                } else {
-                    Failure::permanent(message)
-                }
+            Source::File(path) => read_regular(path, self.max_bytes).map_err(|e| match e {
+                Unreadable::TooLarge(_) => self.too_large(),
+                e if e.may_pass() => Failure::transient(e.to_string()),
+                e => Failure::permanent(e.to_string()),
             }),
             Source::NodeFile(name) => self.read_node_file(name),
             Source::Http(url) => self.handle.block_on(self.http_get(url)),
@@ -346,12 +343,16 @@ impl Fetcher {
     /// `max_bytes`: asking again returns as many.
     fn within_limit(&self, bytes: u64) -> Result<(), Failure> {
         if bytes > self.max_bytes {
-            return Err(Failure::permanent(format!(
-                "larger than the limit of {} (max_track_mib)",
-                size(self.max_bytes)
-            )));
+            return Err(self.too_large());
         }
         Ok(())
+    }
+
+    fn too_large(&self) -> Failure {
+        Failure::permanent(format!(
+            "larger than the limit of {} (max_track_mib)",
+            size(self.max_bytes)
+        ))
     }
 }
 
@@ -489,7 +490,9 @@ mod tests {
         let big = fetcher.attempt(&Source::File(dir.path().join("b.wav")));
         assert_eq!(
             big,
-            Err(Failure::permanent("larger than the limit of 3 bytes"))
+            Err(Failure::permanent(
+                "larger than the limit of 3 bytes (max_track_mib)"
+            ))
         );
     }
 
