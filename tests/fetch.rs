@@ -307,7 +307,9 @@ fn http_faults_are_retried_or_reported() {
     assert_eq!(down, 4, "{asked:?}");
     for fetched in ["ok", "flaky", "slow", "dropped", "truncated", "sha"] {
         assert!(
-            !asked.iter().any(|r| r.ends_with(&format!("/{fetched}.bin"))),
+            !asked
+                .iter()
+                .any(|r| r.ends_with(&format!("/{fetched}.bin"))),
             "{fetched} asked again: {asked:?}"
         );
     }

@@ -5,14 +5,10 @@
 //! and leaves no partial export; a reader that stops reading ends nothing
 //! with a panic.
 
-// Shared with the engine suite; this one uses part of it.
-#[allow(dead_code)]
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// A project whose only node is `template` (a YAML mapping, one line).
 fn one_node(name: &str, template: &str) -> Project {

@@ -3,47 +3,20 @@
 //! uris that name what is not the pipeline's to read, spreadsheet CSVs, ids
 //! that would leave a directory, and audio headers that lie.
 
-#[allow(dead_code)]
-mod support;
-
-use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use arrow::array::{Array, RecordBatch, StringArray};
-use serde_json::Value;
-
-use support::*;
+use crate::fetch::{manifest_of, output_table, run_in, strings, FaultServer};
+use crate::support::*;
 
 /// `args` in `p`, with no download cache setting from the caller's
 /// environment.
 fn run(p: &Project, args: &[&str]) -> Ran {
-    let mut cmd = p.command(args);
-    cmd.env_remove("PIPELINE_FETCH_CACHE");
-    cmd.output().expect("the binary starts").into()
-}
-
-fn manifest_of(p: &Project, ran: &Ran, node: &str) -> Value {
-    let key = key_of(&ran.json(), node);
-    let text = std::fs::read_to_string(p.store_dir().join(format!("manifests/{key}.json")))
-        .unwrap_or_else(|e| panic!("no manifest for {node}: {e}"));
-    serde_json::from_str::<Value>(&text).unwrap()["manifest"].clone()
+    run_in(p, args, None)
 }
 
 fn has_manifest(p: &Project, ran: &Ran, node: &str) -> bool {
     p.manifest_keys().contains(&key_of(&ran.json(), node))
-}
-
-fn output_table(p: &Project, ran: &Ran, node: &str, file: &str) -> RecordBatch {
-    let bytes = std::fs::read(p.blob_of(&key_of(&ran.json(), node), file)).unwrap();
-    storage::table::from_parquet(file, bytes.into()).unwrap()
-}
-
-fn strings(table: &RecordBatch, column: &str) -> Vec<String> {
-    let c = table.column_by_name(column).unwrap();
-    let c = c.as_any().downcast_ref::<StringArray>().unwrap();
-    (0..c.len()).map(|i| c.value(i).to_string()).collect()
 }
 
 /// Whether any file under `dir` contains `needle`.
@@ -63,61 +36,6 @@ fn any_file_contains(dir: &Path, needle: &[u8]) -> bool {
     })
 }
 
-/// tests/fault_server.py (see there for its modes) on a free loopback
-/// port; killed on drop.
-struct FaultServer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl FaultServer {
-    fn start() -> FaultServer {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("root")).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fault_server.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(dir.path().join("root"))
-            .arg(dir.path().join("requests.log"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts the fault server");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("the fault server prints its port");
-        FaultServer { child, port, dir }
-    }
-
-    fn serve(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.dir.path().join("root").join(name), bytes).unwrap();
-    }
-
-    fn url(&self, mode: &str, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{mode}/{name}", self.port)
-    }
-
-    /// How many times each path was requested.
-    fn counts(&self) -> BTreeMap<String, usize> {
-        let log = std::fs::read_to_string(self.dir.path().join("requests.log")).unwrap_or_default();
-        let mut counts = BTreeMap::new();
-        for path in log.lines() {
-            *counts.entry(path.to_string()).or_insert(0) += 1;
-        }
-        counts
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `load_table` of tracks.csv, then `fetch` with quick retries.
 const FETCH: &str = r#"
 nodes:
@@ -132,7 +50,7 @@ nodes:
 
 #[test]
 fn an_outage_fails_the_node_or_is_noted_for_the_next_run() {
-    let server = FaultServer::start();
+    let server = FaultServer::start(3.0);
     server.serve("a.bin", b"track a");
     server.serve("b.bin", b"track b");
     let p = Project::new(&Backend::Local, "outage");
@@ -178,13 +96,19 @@ fn an_outage_fails_the_node_or_is_noted_for_the_next_run() {
         "1 track failed for reasons that may pass \
          (b: HTTP 503 Service Unavailable (after 2 attempts))"
     );
-    assert_eq!(strings(&output_table(&p, &ran, "audio", "fetched"), "track_id"), ["a"]);
+    assert_eq!(
+        strings(&output_table(&p, &ran, "audio", "fetched"), "track_id"),
+        ["a"]
+    );
 
     // Running it again (the server answers now) fetches only `b`: `a` comes
     // from the download cache, and nothing is left to retry.
     let again = run(&p, &["run", "--json", "--force", "audio"]).ok();
     let meta = &manifest_of(&p, &again, "audio")["metadata"];
-    assert_eq!((&meta["downloaded"], &meta["from_cache"]), (&1.into(), &1.into()));
+    assert_eq!(
+        (&meta["downloaded"], &meta["from_cache"]),
+        (&1.into(), &1.into())
+    );
     assert!(meta.get("retry_next_run").is_none(), "{meta}");
     assert_eq!(
         strings(&output_table(&p, &again, "audio", "fetched"), "track_id"),
@@ -239,9 +163,15 @@ fn local_uris_outside_the_project_are_refused_and_nothing_of_them_is_stored() {
     // Allowed by pipeline.yaml: read.
     p.write(
         "pipeline.yaml",
-        &format!("allow_paths: [{:?}]\n{FETCH}", elsewhere.path().display().to_string()),
+        &format!(
+            "allow_paths: [{:?}]\n{FETCH}",
+            elsewhere.path().display().to_string()
+        ),
     );
-    p.write("tracks.csv", &format!("track_id,uri\na,audio/a.bin\nsecret,{secret}\n"));
+    p.write(
+        "tracks.csv",
+        &format!("track_id,uri\na,audio/a.bin\nsecret,{secret}\n"),
+    );
     let ran = run(&p, &["run", "--json"]).ok();
     assert_eq!(
         strings(&output_table(&p, &ran, "audio", "fetched"), "track_id"),
@@ -271,14 +201,20 @@ fn a_spreadsheet_csv_loads_and_spaces_around_ids_are_named() {
     let p = Project::new(&Backend::Local, "bom");
     p.write("audio/a.bin", "track a");
     p.write("pipeline.yaml", FETCH);
-    p.write("tracks.csv", "\u{feff}\"track_id\",\"uri\"\r\na,audio/a.bin\r\n");
+    p.write(
+        "tracks.csv",
+        "\u{feff}\"track_id\",\"uri\"\r\na,audio/a.bin\r\n",
+    );
     let ran = run(&p, &["run", "--json"]).ok();
     assert_eq!(
         strings(&output_table(&p, &ran, "audio", "fetched"), "track_id"),
         ["a"]
     );
 
-    p.write("tracks.csv", "\u{feff}track_id,uri\na,audio/a.bin\n b,audio/a.bin\n");
+    p.write(
+        "tracks.csv",
+        "\u{feff}track_id,uri\na,audio/a.bin\n b,audio/a.bin\n",
+    );
     let ran = run(&p, &["run"]);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert!(
@@ -367,7 +303,8 @@ fn audio_with_an_implausible_sample_rate_is_a_failure_of_its_track() {
     let index = output_table(&p, &ran, "mels", "index");
     assert_eq!(strings(&index, "track_id"), ["good"]);
     assert!(
-        ran.stderr.contains("one_hz (the file says its sample rate is 1 Hz"),
+        ran.stderr
+            .contains("one_hz (the file says its sample rate is 1 Hz"),
         "{}",
         ran.stderr
     );

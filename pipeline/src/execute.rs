@@ -345,7 +345,10 @@ impl Shared {
             ManifestState::Missing => return Ok((None, "missing".into())),
             ManifestState::Invalid(why) => return Ok((None, format!("invalid manifest: {why}"))),
         };
-        let retry = manifest.metadata.get(RETRY_NEXT_RUN).and_then(|v| v.as_str());
+        let retry = manifest
+            .metadata
+            .get(RETRY_NEXT_RUN)
+            .and_then(|v| v.as_str());
         if let Some(why) = retry.filter(|why| !why.is_empty()) {
             return Ok((None, format!("retrying what failed last time: {why}")));
         }
@@ -377,7 +380,11 @@ impl Shared {
             .map(|(slot, ups)| {
                 let digests = ups
                     .iter()
-                    .map(|&u| upstream.get(&self.plan.nodes[u].name).map(|m| m.outputs_digest()))
+                    .map(|&u| {
+                        upstream
+                            .get(&self.plan.nodes[u].name)
+                            .map(|m| m.outputs_digest())
+                    })
                     .collect::<Option<Vec<_>>>()?;
                 Some((slot.clone(), digests))
             })
@@ -550,9 +557,10 @@ impl Shared {
         let primary = self.store.primary();
         let entries: Vec<(&String, &FileRef)> = files.iter().collect();
         for chunk in entries.chunks(16) {
-            let present =
-                futures::future::try_join_all(chunk.iter().map(|(_, f)| primary.has_blob(&f.blake3)))
-                    .await?;
+            let present = futures::future::try_join_all(
+                chunk.iter().map(|(_, f)| primary.has_blob(&f.blake3)),
+            )
+            .await?;
             for (&(name, file), present) in chunk.iter().zip(present) {
                 if present {
                     continue;
@@ -567,7 +575,9 @@ impl Shared {
                         primary.label()
                     )));
                 };
-                self.store.put_blob(bytes.clone(), &file.format, true).await?;
+                self.store
+                    .put_blob(bytes.clone(), &file.format, true)
+                    .await?;
             }
         }
         Ok(())

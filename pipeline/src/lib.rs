@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stages::Registry;
-pub use storage::ArtifactStore;
 use storage::lease::{Lease, LeaseKind};
+pub use storage::ArtifactStore;
 use storage::{ManifestKey, Store};
 
 pub use config::Config;

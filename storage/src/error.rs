@@ -3,7 +3,11 @@ use thiserror::Error;
 /// Everything that can go wrong while reading or writing artifacts.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("invalid store location `{}`: {}", crate::redact(location), crate::redact(reason))]
+    #[error(
+        "invalid store location `{}`: {}",
+        crate::redact(location),
+        crate::redact(reason)
+    )]
     Location { location: String, reason: String },
     #[error("store {store} is unreachable or refused `{path}`: {}", crate::redact(&source.to_string()))]
     Backend {

@@ -19,9 +19,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, Store};
@@ -138,12 +137,7 @@ impl Store {
             .await
             .unwrap_or(mine.written_unix);
         let dir = self.lease_dir();
-        let metas: Vec<_> = self
-            .backend
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.backend_err(&dir, e))?;
+        let metas = self.list_under(&dir).await?;
         let mut live = Vec::new();
         for meta in metas {
             let Some(name) = meta.location.filename().map(String::from) else {
@@ -179,12 +173,7 @@ impl Store {
     pub async fn drop_stale_leases(&self, mine: &Lease) -> Result<usize> {
         let now = self.modified_unix(&mine.path).await?;
         let dir = self.lease_dir();
-        let metas: Vec<_> = self
-            .backend
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.backend_err(&dir, e))?;
+        let metas = self.list_under(&dir).await?;
         let mut dropped = 0;
         for meta in metas {
             if now - meta.last_modified.timestamp() > STALE_AFTER.as_secs() as i64 {

@@ -10,7 +10,9 @@ pub fn redact(text: &str) -> String {
         out.push_str(head);
         // The authority ends at the first of these; userinfo is before '@'.
         let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || "\"'`<>()[]".contains(c))
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#') || c.is_whitespace() || "\"'`<>()[]".contains(c)
+            })
             .unwrap_or(tail.len());
         match tail[..end].rfind('@') {
             Some(at) => {

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::manifest::{FileRef, Manifest, ManifestKey, ManifestState};
 use crate::{Result, StoreError};
@@ -220,15 +220,19 @@ impl Store {
         }
     }
 
+    /// Every object under `dir`.
+    pub(crate) async fn list_under(&self, dir: &Path) -> Result<Vec<ObjectMeta>> {
+        self.backend
+            .list(Some(dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_err(dir, e))
+    }
+
     /// Keys of every manifest present (valid or not).
     pub async fn list_manifest_keys(&self) -> Result<Vec<String>> {
         let dir = self.path("manifests");
-        let metas: Vec<_> = self
-            .backend
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.backend_err(&dir, e))?;
+        let metas = self.list_under(&dir).await?;
         let mut keys: Vec<String> = metas
             .iter()
             .filter_map(|m| {
@@ -255,12 +259,7 @@ impl Store {
     /// Every blob present, with size and modification time.
     pub async fn list_blob_details(&self) -> Result<Vec<BlobInfo>> {
         let dir = self.path("blobs");
-        let metas: Vec<_> = self
-            .backend
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.backend_err(&dir, e))?;
+        let metas = self.list_under(&dir).await?;
         let mut blobs: Vec<BlobInfo> = metas
             .iter()
             .filter_map(|m| {
@@ -302,12 +301,7 @@ impl Store {
     /// Drops every checkpoint of `key` (after its node is committed).
     pub async fn delete_checkpoints(&self, key: &str) -> Result<()> {
         let dir = self.path(&format!("checkpoints/{key}"));
-        let metas: Vec<_> = self
-            .backend
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.backend_err(&dir, e))?;
+        let metas = self.list_under(&dir).await?;
         for meta in metas {
             self.delete(&meta.location).await?;
         }
