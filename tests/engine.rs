@@ -10,6 +10,7 @@ mod hostile_inputs;
 mod layered;
 mod leases;
 mod model;
+mod s3_puts;
 mod scenarios;
 mod sink;
 mod support;
