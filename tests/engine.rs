@@ -15,6 +15,7 @@ mod scenarios;
 mod sink;
 mod support;
 mod synth;
+mod trust;
 mod versions;
 
 use support::Backend;

@@ -289,21 +289,57 @@ fn an_oversized_pipeline_file_is_refused() {
 }
 
 #[test]
-fn a_device_as_a_file_parameter_is_refused_at_plan_time() {
+fn file_parameters_read_only_regular_files_under_the_allowed_roots() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("outside.csv");
+    std::fs::write(&outside, "g,x\na,1\n").unwrap();
+    let outside = outside.display().to_string();
+    for (case, path, why) in [
+        (
+            "dev_zero",
+            "/dev/zero",
+            "is under /dev, a kernel pseudo-file system",
+        ),
+        (
+            "environ",
+            "/proc/self/environ",
+            "is under /proc, a kernel pseudo-file system",
+        ),
+        (
+            "outside",
+            outside.as_str(),
+            "is outside the pipeline's directory",
+        ),
+    ] {
+        let p = one_node(
+            case,
+            &format!("{{name: source, stage: read_csv, params: {{path: '{path}'}}}}"),
+        );
+        let started = Instant::now();
+        let ran = p.run(&["status"]);
+        refused(&ran, "node `source`: parameter `path`: ");
+        refused(&ran, why);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{case}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A directory the pipeline allows is read; a directory is still not a
+    // file.
+    let allowed = format!("allow_paths: ['{}']\n", elsewhere.path().display());
     let p = one_node(
-        "dev_zero",
-        "{name: source, stage: read_csv, params: {path: /dev/zero}}",
+        "allowed",
+        &format!("{{name: source, stage: read_csv, params: {{path: '{outside}'}}}}"),
     );
-    let started = Instant::now();
-    refused(
-        &p.run(&["status"]),
-        "node `source`: parameter `path`: /dev/zero is not a regular file",
+    let text = std::fs::read_to_string(p.path("pipeline.yaml")).unwrap();
+    p.write("pipeline.yaml", &format!("{allowed}{text}"));
+    p.run(&["run"]).ok();
+    p.write(
+        "pipeline.yaml",
+        "nodes:\n  - {name: source, stage: read_csv, params: {path: .}}\n",
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    refused(&p.run(&["status"]), "is not a regular file");
 }
 
 #[test]

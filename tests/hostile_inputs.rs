@@ -79,14 +79,16 @@ fn an_outage_fails_the_node_or_is_noted_for_the_next_run() {
     );
     assert!(!has_manifest(&p, &ran, "audio"));
 
-    // One track down (503 twice: both attempts), one up: committed, with
-    // the failure that may pass noted for the engine.
+    // One track down (503 twice: both attempts), one gone for good (404),
+    // one up: committed, with the failure that may pass noted for the
+    // engine, and `status` says the node runs again.
     p.write(
         "tracks.csv",
         &format!(
-            "track_id,uri\na,{}\nb,{}\n",
+            "track_id,uri\na,{}\nb,{}\nc,{}\n",
             server.url("ok", "a.bin"),
-            server.url("flaky", "b.bin")
+            server.url("flaky", "b.bin"),
+            server.url("missing", "c.bin")
         ),
     );
     let ran = run(&p, &["run", "--json"]).ok();
@@ -100,23 +102,52 @@ fn an_outage_fails_the_node_or_is_noted_for_the_next_run() {
         strings(&output_table(&p, &ran, "audio", "fetched"), "track_id"),
         ["a"]
     );
+    let status = run(&p, &["status", "--json"]).ok();
+    let audio = status
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "audio")
+        .cloned()
+        .unwrap();
+    assert_eq!(audio["state"], "run", "{audio}");
+    assert!(
+        audio["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("retrying what failed last time: 1 track failed"),
+        "{audio}"
+    );
 
-    // Running it again (the server answers now) fetches only `b`: `a` comes
-    // from the download cache, and nothing is left to retry.
-    let again = run(&p, &["run", "--json", "--force", "audio"]).ok();
+    // A plain run again (the server answers now) asks only for `b`: `a` is
+    // taken from the attempt's journal, `c` stays failed without being
+    // asked again, and nothing is left to retry.
+    let again = run(&p, &["run", "--json"]).ok();
+    assert_eq!(again.nodes("ran"), set(&["audio"]));
     let meta = &manifest_of(&p, &again, "audio")["metadata"];
     assert_eq!(
-        (&meta["downloaded"], &meta["from_cache"]),
-        (&1.into(), &1.into())
+        (&meta["downloaded"], &meta["resumed"], &meta["failed"]),
+        (&1.into(), &1.into(), &1.into()),
+        "{meta}"
     );
     assert!(meta.get("retry_next_run").is_none(), "{meta}");
     assert_eq!(
         strings(&output_table(&p, &again, "audio", "fetched"), "track_id"),
         ["a", "b"]
     );
+    let failures = output_table(&p, &again, "audio", "failures");
+    assert_eq!(strings(&failures, "track_id"), ["c"]);
+    assert!(
+        strings(&failures, "error")[0].contains("404"),
+        "{failures:?}"
+    );
     let counts = server.counts();
     assert_eq!(counts["/ok/a.bin"], 1, "{counts:?}");
     assert_eq!(counts["/flaky/b.bin"], 3, "{counts:?}");
+    assert_eq!(counts["/missing/c.bin"], 1, "{counts:?}");
+    let third = run(&p, &["run", "--json"]).ok();
+    assert_eq!(third.nodes("cached"), set(&["tracks", "audio"]));
 }
 
 #[test]

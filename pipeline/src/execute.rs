@@ -345,12 +345,8 @@ impl Shared {
             ManifestState::Missing => return Ok((None, "missing".into())),
             ManifestState::Invalid(why) => return Ok((None, format!("invalid manifest: {why}"))),
         };
-        let retry = manifest
-            .metadata
-            .get(RETRY_NEXT_RUN)
-            .and_then(|v| v.as_str());
-        if let Some(why) = retry.filter(|why| !why.is_empty()) {
-            return Ok((None, format!("retrying what failed last time: {why}")));
+        if let Some(why) = retry_pending(&manifest) {
+            return Ok((None, why));
         }
         if let Some(changed) = self.changed_upstream(node, &manifest, upstream) {
             return Ok((
@@ -497,8 +493,11 @@ impl Shared {
             .commit(node, sink.emitted(), outputs, input_digests, replace)
             .await
             .map_err(|e| e.to_string())?;
-        if let Err(e) = self.store.primary().delete_checkpoints(&node.key).await {
-            tracing::warn!("node {}: could not drop its checkpoints: {e}", node.name);
+        // A node that asks for another try keeps its journal for it.
+        if retry_pending(&manifest).is_none() {
+            if let Err(e) = self.store.primary().delete_checkpoints(&node.key).await {
+                tracing::warn!("node {}: could not drop its checkpoints: {e}", node.name);
+            }
         }
         Ok(manifest)
     }
@@ -587,6 +586,13 @@ impl Shared {
 /// The metadata key in which a stage asks for another try at the items
 /// that failed for reasons that may pass (see `cached`).
 const RETRY_NEXT_RUN: &str = "retry_next_run";
+
+/// Why a committed artifact is not a lasting cache hit because its stage
+/// asked for another try (see [`RETRY_NEXT_RUN`]); `None` when it did not.
+pub(crate) fn retry_pending(manifest: &Manifest) -> Option<String> {
+    let why = manifest.metadata.get(RETRY_NEXT_RUN)?.as_str()?;
+    (!why.is_empty()).then(|| format!("retrying what failed last time: {why}"))
+}
 
 /// An output file as stored bytes and its format.
 fn encode(name: &str, output: stages::Output) -> Result<(bytes::Bytes, &'static str)> {

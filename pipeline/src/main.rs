@@ -4,7 +4,7 @@
 //! input (config, references, unreachable store). A reader that stops
 //! reading (`| head`) changes none of them.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -94,7 +94,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("PIPELINE_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr)
+        .with_ansi(io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     stages::model::use_one_torch_thread();
@@ -104,20 +105,37 @@ fn main() -> ExitCode {
         Err(e) => {
             // Nowhere to report a failure to write to stderr: ignore it.
             let mut err = io::stderr().lock();
-            let _ = writeln!(err, "error: {e}");
+            let _ = writeln!(err, "error: {}", storage::redact(&e.to_string()));
             // Nested errors often repeat their cause's text: print only news.
             let mut shown = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 let text = s.to_string();
                 if !shown.contains(&text) {
-                    let _ = writeln!(err, "  caused by: {text}");
+                    let _ = writeln!(err, "  caused by: {}", storage::redact(&text));
                     shown = text;
                 }
                 source = s.source();
             }
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// Standard error for log lines, with any URL's credentials hidden (a
+/// library may log the endpoint it was given). The formatter writes each
+/// event at once, so no URL is split between writes.
+struct RedactedStderr;
+
+impl Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        io::stderr().write_all(storage::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
     }
 }
 

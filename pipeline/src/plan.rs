@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use stages::local_files::LocalRoots;
 use stages::{ParamType, Registry, Stage};
 
 use crate::config::Config;
@@ -298,9 +299,13 @@ fn plan_node(
     let mut sources = BTreeMap::new();
     for spec in stage.params().iter().filter(|s| s.ty == ParamType::File) {
         let rel = params[spec.name].as_str().unwrap_or_default();
-        let path = config.base_dir.join(rel);
-        let blake3 = hash_source(&path)
-            .map_err(|e| PipelineError::node(&d.name, format!("parameter `{}`: {e}", spec.name)))?;
+        let fail =
+            |e: String| PipelineError::node(&d.name, format!("parameter `{}`: {e}", spec.name));
+        // The same roots as the stages' local uris: a parameter may not read
+        // /proc/self/environ into the store either.
+        let roots = LocalRoots::new(&config.base_dir, &config.local_roots());
+        let path = roots.admit(&config.base_dir.join(rel)).map_err(fail)?;
+        let blake3 = hash_source(&path).map_err(fail)?;
         sources.insert(spec.name.to_string(), SourceFile { path, blake3 });
     }
     Ok(PlannedNode {

@@ -45,10 +45,10 @@ pub async fn status(plan: &Plan, store: &ArtifactStore, refs: &Refs) -> Result<V
                                 )),
                             })
                             .collect();
-                        if broken.is_empty() {
-                            ("cached", broken)
-                        } else {
-                            ("run", broken)
+                        match crate::execute::retry_pending(&m) {
+                            Some(why) if broken.is_empty() => ("run", vec![why]),
+                            _ if broken.is_empty() => ("cached", broken),
+                            _ => ("run", broken),
                         }
                     }
                     ManifestState::Invalid(why) => {

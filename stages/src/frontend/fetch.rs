@@ -131,6 +131,14 @@ struct Fetched {
     size: u64,
 }
 
+/// What the journal keeps per track that failed for good (a 404, a 403, a
+/// checksum mismatch): a retry of the node does not ask for it again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FailedForGood {
+    uri: String,
+    error: String,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum How {
     Downloaded,
@@ -291,6 +299,7 @@ struct Work<'a> {
     sources: &'a [Result<Source, String>],
     sink: &'a dyn Sink,
     journal: &'a Journal<'a, Fetched>,
+    failed_for_good: &'a Journal<'a, FailedForGood>,
     fetcher: &'a Fetcher,
     policy: Policy,
     cache: Option<&'a DownloadCache>,
@@ -307,6 +316,16 @@ impl Work<'_> {
                 return Ok(Outcome::Fetched(earlier.clone(), How::Resumed));
             }
         }
+        if let Some(earlier) = self.failed_for_good.earlier(&track.id) {
+            if earlier.uri == track.uri {
+                return Ok(Outcome::permanent(earlier.error.clone()));
+            }
+        }
+        self.fetch(track, &name, i)
+    }
+
+    /// Asks the track's source (or the download cache) for its bytes.
+    fn fetch(&self, track: &Track, name: &str, i: usize) -> Result<Outcome, StageError> {
         let source = match &self.sources[i] {
             Ok(source) => source,
             Err(e) => return Ok(Outcome::permanent(e.clone())),
@@ -350,7 +369,7 @@ impl Work<'_> {
             size: bytes.len() as u64,
         };
         self.sink
-            .emit(&name, Output::Bytes(bytes))
+            .emit(name, Output::Bytes(bytes))
             .map_err(|e| StageError::Data(format!("cannot store {name}: {e}")))?;
         self.journal.add(&track.id, record.clone())?;
         Ok(Outcome::Fetched(record, how))
@@ -444,12 +463,14 @@ impl Stage for Fetch {
         let roots = LocalRoots::new(ctx.base_dir, ctx.local_roots);
         let sources = sources(&tracks, base, &roots)?;
         let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
+        let failed_for_good = Journal::<FailedForGood>::resume(ctx.sink, "failed")?;
         let cache = DownloadCache::open(ctx.base_dir);
         let work = Work {
             tracks: &tracks,
             sources: &sources,
             sink: ctx.sink,
             journal: &journal,
+            failed_for_good: &failed_for_good,
             fetcher: &fetcher,
             policy: settings.policy,
             cache: cache.as_ref(),
@@ -458,7 +479,34 @@ impl Stage for Fetch {
         let outcomes = run_workers(&work, settings.jobs, ctx.progress);
         journal.flush()?;
         let outcomes = outcomes?;
-        report(&tracks, outcomes, settings.max_failure_fraction)
+        let for_good: Vec<(String, FailedForGood)> = tracks
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(track, outcome)| match outcome {
+                Outcome::Failed {
+                    error,
+                    may_pass: false,
+                } => Some((
+                    track.id.clone(),
+                    FailedForGood {
+                        uri: track.uri.clone(),
+                        error: error.clone(),
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let outputs = report(&tracks, outcomes, settings.max_failure_fraction)?;
+        // Only a committed attempt that the engine will retry keeps its
+        // failures for good: after a failed node the user may have fixed
+        // them, and all are asked again.
+        if outputs.metadata.contains_key("retry_next_run") {
+            for (id, record) in for_good {
+                failed_for_good.add(&id, record)?;
+            }
+            failed_for_good.flush()?;
+        }
+        Ok(outputs)
     }
 }
 
