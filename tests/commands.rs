@@ -82,7 +82,9 @@ fn show_prints_the_manifest_and_a_table_preview() {
     let before = p.run(&["show", "stats_x"]);
     assert_eq!(before.code, 1);
     assert!(
-        before.stderr.contains("has no artifact for its key"),
+        before
+            .stderr
+            .contains("node `stats_x` has no artifact yet: its upstream `shifted` must run first"),
         "{}",
         before.stderr
     );

@@ -2,6 +2,7 @@
 
 mod commands;
 mod contracts;
+mod cutoff;
 mod failures;
 mod fetch;
 mod frontend;

@@ -62,9 +62,13 @@ fn status_of(p: &Project) -> Vec<serde_json::Value> {
 }
 
 fn to_run(statuses: &[serde_json::Value]) -> BTreeSet<String> {
+    in_state(statuses, "run")
+}
+
+fn in_state(statuses: &[serde_json::Value], state: &str) -> BTreeSet<String> {
     statuses
         .iter()
-        .filter(|s| s["state"] == "run")
+        .filter(|s| s["state"] == state)
         .map(|s| s["node"].as_str().unwrap().to_string())
         .collect()
 }
@@ -74,9 +78,10 @@ fn reasons(statuses: &[serde_json::Value], node: &str) -> String {
     s["reasons"].to_string()
 }
 
-/// Changing one parameter re-runs exactly that node and its descendants;
-/// an unchanged pipeline runs nothing; editing the input file re-runs all
-/// that reads it.
+/// Changing one parameter re-runs exactly that node and, as its outputs
+/// change, its descendants (which `status` shows waiting on it); an
+/// unchanged pipeline runs nothing; editing the input file re-runs all that
+/// reads it.
 pub fn invalidation(backend: &Backend) {
     let p = small_project(backend, "invalidation");
     assert_eq!(p.run(&["run", "--json"]).ok().nodes("ran"), set(&ALL));
@@ -88,17 +93,33 @@ pub fn invalidation(backend: &Backend) {
         "pipeline.yaml",
         &PIPELINE.replace("value: 1.0", "value: 3.0"),
     );
+    // Only `shifted` must run; what reads it waits on its outputs.
     let expected = set(&["shifted", "stats_x", "stats_x2", "stats_x3", "gathered"]);
     let statuses = status_of(&p);
-    assert_eq!(to_run(&statuses), expected);
+    assert_eq!(to_run(&statuses), set(&["shifted"]));
+    assert_eq!(
+        in_state(&statuses, "waiting"),
+        set(&["stats_x", "stats_x2", "stats_x3", "gathered"])
+    );
     assert!(
         reasons(&statuses, "shifted").contains("parameter `value` changed: 1.0 -> 3.0"),
         "{statuses:?}"
     );
     assert!(
-        reasons(&statuses, "stats_x").contains("input `table` changed: upstream `shifted` changed")
+        reasons(&statuses, "stats_x").contains("waits on `shifted`, which must run first"),
+        "{statuses:?}"
     );
-    assert_eq!(p.run(&["run", "--json"]).ok().nodes("ran"), expected);
+    // Its outputs change, so everything below it runs too.
+    let ran = p.run(&["run", "--json"]).ok();
+    assert_eq!(ran.nodes("ran"), expected);
+    assert!(
+        ran.stderr.contains("ran    stats_x (")
+            && ran
+                .stderr
+                .contains("input `table` changed: upstream `shifted` gave other outputs"),
+        "{}",
+        ran.stderr
+    );
 
     // The same value spelled as an integer is the same parameter.
     p.write("pipeline.yaml", &PIPELINE.replace("value: 1.0", "value: 3"));
@@ -106,7 +127,8 @@ pub fn invalidation(backend: &Backend) {
 
     p.write("data.csv", &csv(60));
     let statuses = status_of(&p);
-    assert_eq!(to_run(&statuses), set(&ALL));
+    assert_eq!(to_run(&statuses), set(&["source"]));
+    assert_eq!(in_state(&statuses, "waiting").len(), ALL.len() - 1);
     assert!(reasons(&statuses, "source").contains("input file `data.csv` changed"));
     assert_eq!(p.run(&["run", "--json"]).ok().nodes("ran"), set(&ALL));
 }
@@ -210,7 +232,9 @@ pub fn corruption(backend: &Backend) {
     let rerun = p.run(&["run", "--json"]).ok();
     assert_eq!(rerun.nodes("ran"), set(&["scaled"]));
     assert!(
-        rerun.stderr.contains("output `table` corrupt"),
+        rerun
+            .stderr
+            .contains("artifact corrupt: output `table` does not match its checksum"),
         "{}",
         rerun.stderr
     );

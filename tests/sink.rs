@@ -32,18 +32,21 @@ impl Stage for Emitter {
                 ty: ParamType::Int,
                 default: None,
                 doc: "",
+                in_key: true,
             },
             ParamSpec {
                 name: "fail_after",
                 ty: ParamType::Int,
                 default: None,
                 doc: "",
+                in_key: true,
             },
             ParamSpec {
                 name: "fail_flag",
                 ty: ParamType::Str,
                 default: None,
                 doc: "",
+                in_key: true,
             },
         ]
     }
@@ -115,7 +118,7 @@ fn an_interrupted_node_keeps_its_recorded_items() {
         "{:?}",
         second.nodes[0]
     );
-    let key = second.nodes[0].key.clone();
+    let key = second.nodes[0].key.clone().unwrap();
     let sealed: serde_json::Value = serde_json::from_slice(
         &std::fs::read(p.store_dir().join(format!("manifests/{key}.json"))).unwrap(),
     )

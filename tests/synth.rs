@@ -89,7 +89,33 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     );
     let z = p.run(&["show", "z_tag", "--rows", "1"]).ok().stdout;
     assert!(z.contains("\"tracks_used\""), "{z}");
-    assert!(p.run(&["run", "--json"]).ok().nodes("ran").is_empty());
+    // A no-op run trusts what was verified and reads no blob.
+    let noop = p.run(&["run", "--json"]).ok();
+    assert!(noop.nodes("ran").is_empty());
+    assert_eq!(noop.json()["blob_bytes_read"], 0, "{}", noop.stdout);
+
+    // A flipped byte in one mel: verify reports it, and the next run reads
+    // it, finds it corrupt and mends it; then nothing is read again.
+    let mel_files = manifest_of(&p, &first, "mel")["files"].clone();
+    let one_mel = mel_files
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|name| name.starts_with("mel/"))
+        .unwrap()
+        .clone();
+    let mel_blob = p.blob_of(&key_of(&first.json(), "mel"), &one_mel);
+    let mut bytes = std::fs::read(&mel_blob).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&mel_blob, &bytes).unwrap();
+    let verify = p.run(&["verify"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    let mended = p.run(&["run", "--json"]).ok();
+    assert_eq!(mended.nodes("ran"), set(&["mel"]), "{}", mended.stderr);
+    assert!(mended.json()["blob_bytes_read"].as_u64().unwrap() > 0);
+    p.run(&["verify"]).ok();
+    let noop = p.run(&["run", "--json"]).ok();
+    assert_eq!(noop.json()["blob_bytes_read"], 0, "{}", noop.stdout);
 
     // Same seed, fresh store: the same audio bytes (same blob keys).
     let q = Project::new(&Backend::Local, "synth-again");

@@ -13,12 +13,15 @@ use dagrs::{
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use stages::{Outputs, Params, StageContext, Upstream, UpstreamFiles};
-use storage::{table, ArtifactStore, BlobState, FileRef, Manifest, ManifestState};
+use storage::{table, ArtifactStore, BlobState, FileRef, Manifest};
 use tokio::sync::Semaphore;
 
 use crate::error::{PipelineError, Result};
+use crate::freshness::{judge, retry_pending, BlobCheck, Freshness, MISSING};
+use crate::keys::{input_digests, KeyMaterial};
 use crate::plan::{Plan, PlannedNode};
 use crate::refs::{explain, NodeRecord, Refs};
+use crate::verified::Verified;
 
 /// What the user asked of a run.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +32,8 @@ pub struct RunOptions {
     /// Recompute these even when cached.
     pub force: Vec<String>,
     pub progress: bool,
+    /// Run nothing: a node that would run fails instead (CI on a cache).
+    pub frozen: bool,
 }
 
 /// How one node ended.
@@ -53,12 +58,17 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub nodes: Vec<NodeOutcome>,
+    /// Blob bytes read from the primary store: none on a run that only
+    /// finds what earlier runs verified.
+    pub blob_bytes_read: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeOutcome {
     pub node: String,
-    pub key: String,
+    /// Unknown for a node skipped before its upstream gave outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -89,6 +99,12 @@ enum Done {
     Failed,
 }
 
+/// How a node ended, with its key once that was known.
+struct Ended {
+    key: Option<String>,
+    outcome: Outcome,
+}
+
 struct Shared {
     plan: Arc<Plan>,
     base_dir: std::path::PathBuf,
@@ -96,8 +112,12 @@ struct Shared {
     store: ArtifactStore,
     refs: Refs,
     force: Vec<bool>,
+    frozen: bool,
+    blobs: BlobCheck,
+    /// Blobs of the artifacts this run computed.
+    made: Mutex<Vec<String>>,
     limit: Semaphore,
-    outcomes: Mutex<HashMap<usize, Outcome>>,
+    outcomes: Mutex<HashMap<usize, Ended>>,
     bars: MultiProgress,
     overall: ProgressBar,
 }
@@ -109,8 +129,11 @@ pub async fn run(
     local_roots: Vec<std::path::PathBuf>,
     store: ArtifactStore,
     refs: Refs,
+    state_dir: &std::path::Path,
     opts: &RunOptions,
 ) -> Result<RunReport> {
+    let read_before = store.primary().blob_bytes_read();
+    let verified = Verified::load(state_dir, store.primary()).await?;
     let selected: Vec<usize> = if opts.only.is_empty() {
         (0..plan.nodes.len()).collect()
     } else {
@@ -139,6 +162,9 @@ pub async fn run(
         store,
         refs,
         force,
+        frozen: opts.frozen,
+        blobs: BlobCheck::Recorded(verified),
+        made: Mutex::new(Vec::new()),
         limit: Semaphore::new(opts.jobs.max(1)),
         outcomes: Mutex::new(HashMap::new()),
         bars,
@@ -179,20 +205,33 @@ pub async fn run(
     let _ = graph.async_start().await;
     shared.overall.finish_and_clear();
 
-    let mut outcomes = shared.outcomes.lock().expect("outcomes lock");
+    let mut outcomes = std::mem::take(&mut *shared.outcomes.lock().expect("outcomes lock"));
     let nodes = plan
         .order
         .iter()
         .filter(|i| ids.contains_key(i))
-        .map(|&i| NodeOutcome {
-            node: plan.nodes[i].name.clone(),
-            key: plan.nodes[i].key.clone(),
-            outcome: outcomes.remove(&i).unwrap_or(Outcome::Failed {
-                error: "the node did not report an outcome".into(),
-            }),
+        .map(|&i| {
+            let ended = outcomes.remove(&i).unwrap_or(Ended {
+                key: None,
+                outcome: Outcome::Failed {
+                    error: "the node did not report an outcome".into(),
+                },
+            });
+            NodeOutcome {
+                node: plan.nodes[i].name.clone(),
+                key: ended.key,
+                outcome: ended.outcome,
+            }
         })
         .collect();
-    Ok(RunReport { nodes })
+    if let BlobCheck::Recorded(verified) = &shared.blobs {
+        let made = std::mem::take(&mut *shared.made.lock().expect("made lock"));
+        verified.save(shared.store.primary(), made).await;
+    }
+    Ok(RunReport {
+        nodes,
+        blob_bytes_read: shared.store.primary().blob_bytes_read() - read_before,
+    })
 }
 
 struct NodeAction {
@@ -238,15 +277,24 @@ impl Action for NodeAction {
             Err(_) => Done::Failed,
         };
         let recorded = match outcome {
-            Ok((_, o)) => o,
-            Err(NodeError::Skipped(up)) => Outcome::Skipped {
-                failed_upstream: up,
+            Ok((manifest, o)) => Ended {
+                key: Some(manifest.key.clone()),
+                outcome: o,
             },
-            Err(NodeError::Failed(error)) => {
+            Err(NodeError::Skipped(up)) => Ended {
+                key: None,
+                outcome: Outcome::Skipped {
+                    failed_upstream: up,
+                },
+            },
+            Err(NodeError::Failed { key, error }) => {
                 shared
                     .bars
                     .suspend(|| eprintln!("error: node `{}` failed: {error}", node.name));
-                Outcome::Failed { error }
+                Ended {
+                    key,
+                    outcome: Outcome::Failed { error },
+                }
             }
         };
         shared
@@ -264,16 +312,7 @@ impl Action for NodeAction {
 
 enum NodeError {
     Skipped(String),
-    Failed(String),
-}
-
-impl std::fmt::Display for NodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NodeError::Skipped(up) => write!(f, "upstream node `{up}` failed"),
-            NodeError::Failed(e) => f.write_str(e),
-        }
-    }
+    Failed { key: Option<String>, error: String },
 }
 
 impl Shared {
@@ -284,31 +323,52 @@ impl Shared {
         failed_upstream: Option<String>,
     ) -> Result<(Arc<Manifest>, Outcome), NodeError> {
         let node = &self.plan.nodes[index];
-        let fail = |e: String| NodeError::Failed(e);
-        let (cached, reason) = if self.force[index] {
-            (None, "forced".to_string())
-        } else {
-            self.cached(node, upstream)
-                .await
-                .map_err(|e| fail(e.to_string()))?
-        };
-        let record = NodeRecord::of(&self.plan, node);
-        if let Some(manifest) = cached {
-            self.write_ref(node, &record);
-            return Ok((Arc::new(manifest), Outcome::Cached));
-        }
         if let Some(up) = failed_upstream {
             return Err(NodeError::Skipped(up));
         }
-        let started = Instant::now();
-        let replace = reason != "missing";
+        let inputs = input_digests(node, |u| {
+            upstream.get(&self.plan.nodes[u].name).map(|m| m.as_ref())
+        })
+        .ok_or_else(|| NodeError::Skipped("an upstream node".into()))?;
+        let key = KeyMaterial::of(node, inputs.clone()).key();
+        let fail = |error: String| NodeError::Failed {
+            key: Some(key.clone()),
+            error,
+        };
+        let freshness = if self.force[index] {
+            Freshness::Stale("forced".into())
+        } else {
+            judge(&self.store, &key, &self.blobs, true)
+                .await
+                .map_err(|e| fail(e.to_string()))?
+        };
+        let record = NodeRecord::of(&self.plan, node, &key, &inputs);
+        let reason = match freshness {
+            Freshness::Fresh(manifest) | Freshness::Remote(manifest) => {
+                self.write_ref(node, &record);
+                return Ok((manifest, Outcome::Cached));
+            }
+            Freshness::Stale(reason) => reason,
+        };
+        let replace = reason != MISSING;
         let reason = if replace {
             reason
         } else {
             explain(&record, self.refs.read(&node.name).as_ref()).join("; ")
         };
-        let manifest = self.compute(node, upstream, replace).await.map_err(fail)?;
+        if self.frozen {
+            return Err(fail(format!("--frozen, and it would run: {reason}")));
+        }
+        let started = Instant::now();
+        let manifest = self
+            .compute(node, &key, &inputs, upstream, replace)
+            .await
+            .map_err(fail)?;
         self.write_ref(node, &record);
+        self.made
+            .lock()
+            .expect("made lock")
+            .extend(manifest.files.values().map(|f| f.blake3.clone()));
         if let Some(warnings) = manifest.metadata.get("warnings").and_then(|w| w.as_array()) {
             for w in warnings {
                 let text = w
@@ -331,86 +391,11 @@ impl Shared {
         }
     }
 
-    /// A committed, intact artifact for the node's key, or why there is none.
-    /// An artifact is stale, too, when its stage asked for another try at
-    /// some items (`retry_next_run` in its metadata: a fetch outage), or
-    /// when an upstream now holds other outputs under the same key.
-    async fn cached(
-        &self,
-        node: &PlannedNode,
-        upstream: &HashMap<String, Arc<Manifest>>,
-    ) -> Result<(Option<Manifest>, String)> {
-        let manifest = match self.store.find(&node.key).await? {
-            ManifestState::Found(m) => m,
-            ManifestState::Missing => return Ok((None, "missing".into())),
-            ManifestState::Invalid(why) => return Ok((None, format!("invalid manifest: {why}"))),
-        };
-        if let Some(why) = retry_pending(&manifest) {
-            return Ok((None, why));
-        }
-        if let Some(changed) = self.changed_upstream(node, &manifest, upstream) {
-            return Ok((
-                None,
-                format!("upstream `{changed}` holds other outputs under the same key now"),
-            ));
-        }
-        for (name, file) in &manifest.files {
-            match self.store.primary().check_blob(&file.blake3).await? {
-                BlobState::Ok => {}
-                BlobState::Missing => return Ok((None, format!("output `{name}` missing"))),
-                BlobState::Corrupt { .. } => return Ok((None, format!("output `{name}` corrupt"))),
-            }
-        }
-        Ok((Some(manifest), String::new()))
-    }
-
-    /// Slot -> the outputs digest of each upstream, in order; `None` when
-    /// an upstream has not reported (it failed).
-    fn input_digests(
-        &self,
-        node: &PlannedNode,
-        upstream: &HashMap<String, Arc<Manifest>>,
-    ) -> Option<BTreeMap<String, Vec<String>>> {
-        node.inputs
-            .iter()
-            .map(|(slot, ups)| {
-                let digests = ups
-                    .iter()
-                    .map(|&u| {
-                        upstream
-                            .get(&self.plan.nodes[u].name)
-                            .map(|m| m.outputs_digest())
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                Some((slot.clone(), digests))
-            })
-            .collect()
-    }
-
-    /// The first upstream whose outputs differ from those `manifest` was
-    /// computed from (manifests written before digests were kept: none).
-    fn changed_upstream(
-        &self,
-        node: &PlannedNode,
-        manifest: &Manifest,
-        upstream: &HashMap<String, Arc<Manifest>>,
-    ) -> Option<String> {
-        if manifest.input_digests.is_empty() {
-            return None;
-        }
-        let now = self.input_digests(node, upstream)?;
-        node.inputs.iter().find_map(|(slot, ups)| {
-            let (was, is) = (manifest.input_digests.get(slot), now.get(slot));
-            ups.iter().enumerate().find_map(|(i, &u)| {
-                (was.and_then(|w| w.get(i)) != is.and_then(|d| d.get(i)))
-                    .then(|| self.plan.nodes[u].name.clone())
-            })
-        })
-    }
-
     async fn compute(
         &self,
         node: &PlannedNode,
+        key: &str,
+        digests: &BTreeMap<String, Vec<String>>,
         upstream: &HashMap<String, Arc<Manifest>>,
         replace: bool,
     ) -> Result<Manifest, String> {
@@ -460,7 +445,7 @@ impl Shared {
             node: node.name.clone(),
         };
         let sink = Arc::new(
-            StoreSink::resume(self.store.clone(), node.key.clone(), replace)
+            StoreSink::resume(self.store.clone(), key.to_string(), replace)
                 .await
                 .map_err(|e| e.to_string())?,
         );
@@ -488,26 +473,36 @@ impl Shared {
             Ok(Err(e)) => return Err(format!("stage `{}`: {e}", node.stage.name())),
             Err(e) => return Err(format!("stage `{}` panicked: {e}", node.stage.name())),
         };
-        let input_digests = self.input_digests(node, upstream).unwrap_or_default();
         let manifest = self
-            .commit(node, sink.emitted(), outputs, input_digests, replace)
+            .commit(
+                node,
+                key,
+                digests,
+                upstream,
+                sink.emitted(),
+                outputs,
+                replace,
+            )
             .await
             .map_err(|e| e.to_string())?;
         // A node that asks for another try keeps its journal for it.
         if retry_pending(&manifest).is_none() {
-            if let Err(e) = self.store.primary().delete_checkpoints(&node.key).await {
+            if let Err(e) = self.store.primary().delete_checkpoints(key).await {
                 tracing::warn!("node {}: could not drop its checkpoints: {e}", node.name);
             }
         }
         Ok(manifest)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
         node: &PlannedNode,
+        key: &str,
+        inputs: &BTreeMap<String, Vec<String>>,
+        upstream: &HashMap<String, Arc<Manifest>>,
         mut files: BTreeMap<String, FileRef>,
         outputs: Outputs,
-        input_digests: BTreeMap<String, Vec<String>>,
         replace: bool,
     ) -> Result<Manifest> {
         let mut in_memory = HashMap::new();
@@ -520,20 +515,30 @@ impl Shared {
             in_memory.insert(name, bytes);
         }
         self.recheck(node, &files, &in_memory).await?;
-        let record = NodeRecord::of(&self.plan, node);
         let manifest = Manifest {
-            key: node.key.clone(),
+            key: key.to_string(),
             node: node.name.clone(),
-            stage: record.stage,
-            stage_version: record.stage_version,
-            params: serde_json::Value::Object(record.params),
-            inputs: record
+            stage: node.stage.name().to_string(),
+            stage_version: node.stage.version(),
+            params: serde_json::Value::Object(node.params.clone()),
+            inputs: node
                 .inputs
-                .into_iter()
-                .map(|(slot, ups)| (slot, ups.into_iter().map(|(_, key)| key).collect()))
+                .iter()
+                .map(|(slot, ups)| {
+                    let keys = ups
+                        .iter()
+                        .filter_map(|&u| upstream.get(&self.plan.nodes[u].name))
+                        .map(|m| m.key.clone())
+                        .collect();
+                    (slot.clone(), keys)
+                })
                 .collect(),
-            input_digests,
-            sources: record.sources,
+            input_digests: inputs.clone(),
+            sources: node
+                .sources
+                .iter()
+                .map(|(k, s)| (k.clone(), s.blake3.clone()))
+                .collect(),
             files,
             metadata: serde_json::Value::Object(outputs.metadata),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -581,17 +586,6 @@ impl Shared {
         }
         Ok(())
     }
-}
-
-/// The metadata key in which a stage asks for another try at the items
-/// that failed for reasons that may pass (see `cached`).
-const RETRY_NEXT_RUN: &str = "retry_next_run";
-
-/// Why a committed artifact is not a lasting cache hit because its stage
-/// asked for another try (see [`RETRY_NEXT_RUN`]); `None` when it did not.
-pub(crate) fn retry_pending(manifest: &Manifest) -> Option<String> {
-    let why = manifest.metadata.get(RETRY_NEXT_RUN)?.as_str()?;
-    (!why.is_empty()).then(|| format!("retrying what failed last time: {why}"))
 }
 
 /// An output file as stored bytes and its format.

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 use storage::lease::{Lease, LeaseKind, GC_RECHECK};
-use storage::{ManifestState, Store};
+use storage::{ArtifactStore, ManifestState, Store};
 
 use crate::error::Result;
+use crate::freshness::{resolve, BlobCheck, Resolved};
 use crate::plan::Plan;
 
 /// What `gc` deleted (or would delete).
@@ -21,7 +22,8 @@ pub struct GcReport {
     pub interrupted: Option<String>,
 }
 
-/// Deletes manifests whose key no node of `plan` has, then blobs that no
+/// Deletes manifests whose key no node of `plan` has (a node whose key is
+/// not known yet keeps all of its own), then blobs that no
 /// remaining valid manifest references and that are older than
 /// `grace_secs`. It holds a gc lease meanwhile, deletes nothing while a run
 /// holds a lease on the store, and stops as soon as one does.
@@ -82,17 +84,35 @@ async fn sweep(
     grace_secs: u64,
     mut watch: Option<Watch<'_>>,
 ) -> Result<GcReport> {
-    let live: HashSet<&str> = plan.nodes.iter().map(|n| n.key.as_str()).collect();
+    // A node whose key waits on an upstream that must run first keeps all
+    // its manifests: any of them may be reused once that upstream ran.
+    let local = ArtifactStore::new(store.clone(), None);
+    let blobs = BlobCheck::listed(&local).await?;
+    let mut live_keys = HashSet::new();
+    let mut waiting = HashSet::new();
+    for (node, resolved) in plan.nodes.iter().zip(resolve(plan, &local, &blobs).await?) {
+        match resolved {
+            Resolved::Known { key, .. } => {
+                live_keys.insert(key);
+            }
+            Resolved::Waiting { .. } => {
+                waiting.insert(node.name.as_str());
+            }
+        }
+    }
     let mut report = GcReport::default();
     let mut referenced = HashSet::new();
     for key in store.list_manifest_keys().await? {
-        let keep = live.contains(key.as_str());
-        match store.get_manifest(&key).await? {
-            ManifestState::Found(m) if keep => {
-                referenced.extend(m.files.into_values().map(|f| f.blake3))
-            }
+        let (keep, files) = match store.get_manifest(&key).await? {
+            ManifestState::Found(m) => (
+                live_keys.contains(&key) || waiting.contains(m.node.as_str()),
+                m.files,
+            ),
             ManifestState::Missing => continue,
-            _ => {}
+            ManifestState::Invalid(_) => (live_keys.contains(&key), Default::default()),
+        };
+        if keep {
+            referenced.extend(files.into_values().map(|f| f.blake3));
         }
         if !keep {
             if let Some(w) = watch.as_mut() {

@@ -5,13 +5,16 @@ pub mod config;
 pub mod error;
 pub mod execute;
 mod expand;
+pub mod freshness;
 pub mod gc;
 pub mod graph;
+pub mod keys;
 pub mod ops;
 mod params;
 pub mod plan;
 pub mod refs;
 pub mod status;
+pub mod verified;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,6 +101,7 @@ impl Workspace {
             self.config.local_roots(),
             self.store.clone(),
             self.refs.clone(),
+            &self.state_dir,
             opts,
         )
         .await;

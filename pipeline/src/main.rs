@@ -48,8 +48,12 @@ enum Command {
         /// Print the per-node report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Run nothing: exit 1, naming them, if any node would have to run
+        /// (CI jobs that must only read a shared cache).
+        #[arg(long)]
+        frozen: bool,
     },
-    /// Per node: cached or to run, and why.
+    /// Per node: cached, to run, or waiting on an upstream; and why.
     Status {
         /// Print the reasons for every node that must run.
         #[arg(long)]
@@ -161,12 +165,14 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             force,
             jobs,
             json,
+            frozen,
         } => {
             let opts = RunOptions {
                 jobs: ws.jobs(jobs),
                 only,
                 force,
                 progress: !json,
+                frozen,
             };
             let report = ws.run(&opts).await?;
             if json {
@@ -306,8 +312,14 @@ fn print_status(
                 }
             }
         }
-        let to_run = statuses.iter().filter(|s| s.state == "run").count();
-        writeln!(out, "{} nodes, {} to run", statuses.len(), to_run)?;
+        let count = |state: &str| statuses.iter().filter(|s| s.state == state).count();
+        writeln!(
+            out,
+            "{} nodes, {} to run, {} waiting on them (cut off where they give the same outputs)",
+            statuses.len(),
+            count("run"),
+            count("waiting")
+        )?;
     }
     out.flush()
 }

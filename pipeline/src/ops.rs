@@ -8,6 +8,7 @@ use serde::Serialize;
 use storage::{table, BlobState, ManifestState, Store};
 
 use crate::error::{PipelineError, Result};
+use crate::freshness::{resolve, BlobCheck, Freshness, Resolved, MISSING};
 use crate::plan::Plan;
 
 /// What `verify` found.
@@ -70,16 +71,29 @@ async fn committed(
         .by_name
         .get(name)
         .ok_or_else(|| PipelineError::Usage(format!("no node named `{name}` in the pipeline")))?;
-    let node = &plan.nodes[i];
-    match store.find(&node.key).await? {
-        ManifestState::Found(m) => Ok(m),
-        ManifestState::Missing => Err(PipelineError::Failed(format!(
-            "node `{name}` has no artifact for its key {} yet: run it first",
-            node.key
+    let blobs = BlobCheck::listed(store).await?;
+    let resolved = resolve(plan, store, &blobs).await?;
+    match &resolved[i] {
+        Resolved::Waiting { upstream } => Err(PipelineError::Failed(format!(
+            "node `{name}` has no artifact yet: its upstream `{}` must run first",
+            plan.nodes[*upstream].name
         ))),
-        ManifestState::Invalid(why) => Err(PipelineError::Failed(format!(
-            "node `{name}`: its manifest is invalid: {why}"
-        ))),
+        Resolved::Known {
+            freshness: Freshness::Fresh(m),
+            ..
+        } => Ok(m.as_ref().clone()),
+        Resolved::Known { key, freshness, .. } => match (freshness, store.find(key).await?) {
+            (Freshness::Remote(_), ManifestState::Found(m)) => Ok(m),
+            (Freshness::Stale(why), _) if why == MISSING => Err(PipelineError::Failed(format!(
+                "node `{name}` has no artifact for its key {key} yet: run it first"
+            ))),
+            (Freshness::Stale(why), _) => Err(PipelineError::Failed(format!(
+                "node `{name}` (key {key}) has no usable artifact: {why}"
+            ))),
+            _ => Err(PipelineError::Failed(format!(
+                "node `{name}`: the remote cache's artifact for key {key} could not be pulled"
+            ))),
+        },
     }
 }
 

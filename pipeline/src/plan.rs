@@ -1,12 +1,11 @@
-//! Config -> concrete nodes with checked parameters, resolved inputs, a
-//! topological order and content-hashed keys.
+//! Config -> concrete nodes with checked parameters, resolved inputs and a
+//! topological order. Keys come later, from upstream outputs ([`crate::keys`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 use stages::local_files::LocalRoots;
 use stages::{ParamType, Registry, Stage};
@@ -33,7 +32,6 @@ pub struct PlannedNode {
     pub inputs: BTreeMap<String, Vec<usize>>,
     /// File parameter -> the file and its hash.
     pub sources: BTreeMap<String, SourceFile>,
-    pub key: String,
 }
 
 /// The expanded pipeline.
@@ -42,17 +40,6 @@ pub struct Plan {
     /// Upstream before downstream.
     pub order: Vec<usize>,
     pub by_name: HashMap<String, usize>,
-}
-
-/// Exactly what a key is computed from: nothing else may change a result.
-#[derive(Serialize)]
-struct KeyMaterial<'a> {
-    stage: &'a str,
-    version: u32,
-    /// Parameters without file paths: a file enters by its content only.
-    params: BTreeMap<&'a str, &'a Value>,
-    inputs: BTreeMap<&'a str, Vec<&'a str>>,
-    sources: BTreeMap<&'a str, &'a str>,
 }
 
 impl Plan {
@@ -79,47 +66,11 @@ impl Plan {
             let path: Vec<&str> = cycle.iter().map(|&i| names[i].as_str()).collect();
             PipelineError::Cycle(path.join(" -> "))
         })?;
-        let mut plan = Plan {
+        Ok(Plan {
             nodes,
             order,
             by_name,
-        };
-        plan.compute_keys()?;
-        Ok(plan)
-    }
-
-    fn compute_keys(&mut self) -> Result<()> {
-        for &i in &self.order.clone() {
-            let node = &self.nodes[i];
-            let material = KeyMaterial {
-                stage: node.stage.name(),
-                version: node.stage.version(),
-                params: node
-                    .params
-                    .iter()
-                    .filter(|(k, _)| !node.sources.contains_key(*k))
-                    .map(|(k, v)| (k.as_str(), v))
-                    .collect(),
-                inputs: node
-                    .inputs
-                    .iter()
-                    .map(|(slot, ups)| {
-                        (
-                            slot.as_str(),
-                            ups.iter().map(|&u| self.nodes[u].key.as_str()).collect(),
-                        )
-                    })
-                    .collect(),
-                sources: node
-                    .sources
-                    .iter()
-                    .map(|(k, s)| (k.as_str(), s.blake3.as_str()))
-                    .collect(),
-            };
-            let canonical = serde_json::to_vec(&material).expect("key material serialises");
-            self.nodes[i].key = blake3::hash(&canonical).to_hex().to_string();
-        }
-        Ok(())
+        })
     }
 
     /// Indices of `roots` and every node downstream of them.
@@ -314,7 +265,6 @@ fn plan_node(
         params,
         inputs,
         sources,
-        key: String::new(),
     })
 }
 

@@ -18,16 +18,23 @@ pub struct NodeRecord {
     pub stage: String,
     pub stage_version: u32,
     pub params: Map<String, Value>,
-    /// Slot -> (upstream node, its key).
+    /// Slot -> (upstream node, the digest of the outputs it gave).
     pub inputs: BTreeMap<String, Vec<(String, String)>>,
     /// File parameter -> blake3 of the file.
     pub sources: BTreeMap<String, String>,
 }
 
 impl NodeRecord {
-    pub fn of(plan: &Plan, node: &PlannedNode) -> Self {
+    /// The record of `node` under `key`, made from upstream outputs with
+    /// digests `inputs` (slot -> digests in config order).
+    pub fn of(
+        plan: &Plan,
+        node: &PlannedNode,
+        key: &str,
+        inputs: &BTreeMap<String, Vec<String>>,
+    ) -> Self {
         NodeRecord {
-            key: node.key.clone(),
+            key: key.to_string(),
             stage: node.stage.name().to_string(),
             stage_version: node.stage.version(),
             params: node.params.clone(),
@@ -35,9 +42,11 @@ impl NodeRecord {
                 .inputs
                 .iter()
                 .map(|(slot, ups)| {
+                    let digests = inputs.get(slot).map(Vec::as_slice).unwrap_or_default();
                     let ups = ups
                         .iter()
-                        .map(|&u| (plan.nodes[u].name.clone(), plan.nodes[u].key.clone()))
+                        .zip(digests)
+                        .map(|(&u, d)| (plan.nodes[u].name.clone(), d.clone()))
                         .collect();
                     (slot.clone(), ups)
                 })
@@ -162,7 +171,7 @@ pub fn explain(now: &NodeRecord, before: Option<&NodeRecord>) -> Vec<String> {
                 String::new()
             };
             why.push(format!(
-                "input `{slot}` changed: upstream {} changed{share}",
+                "input `{slot}` changed: upstream {} gave other outputs{share}",
                 join(&changed)
             ));
         }
@@ -217,7 +226,7 @@ mod tests {
             why,
             vec![
                 "parameter `value` changed: 1.0 -> 2.0".to_string(),
-                "input `table` changed: upstream `a` changed".to_string()
+                "input `table` changed: upstream `a` gave other outputs".to_string()
             ]
         );
         let mut bumped = record("k3", 1.0, "u1");
@@ -280,7 +289,7 @@ mod tests {
             explain(&now, Some(&before)),
             vec![
                 "input `table` changed: upstream `eval_0`, `eval_1`, `eval_3` and 2 more \
-                 changed (5 of 6)"
+                 gave other outputs (5 of 6)"
             ]
         );
         let fewer = glob(&["a", "b", "c", "d"]);

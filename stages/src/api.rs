@@ -59,6 +59,10 @@ pub struct ParamSpec {
     pub ty: ParamType,
     pub default: Option<&'static str>,
     pub doc: &'static str,
+    /// Whether the parameter can change a result and so enters the key;
+    /// `false` for how a result is computed, never what (worker counts,
+    /// timeouts, retries): changing it re-runs nothing.
+    pub in_key: bool,
 }
 
 /// One declared input slot; `many` slots take a list of upstream nodes.

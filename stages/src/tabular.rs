@@ -59,12 +59,14 @@ impl Stage for ReadCsv {
                 ty: ParamType::File,
                 default: None,
                 doc: "the CSV file, relative to pipeline.yaml",
+                in_key: true,
             },
             ParamSpec {
                 name: "delimiter",
                 ty: ParamType::Str,
                 default: Some(","),
                 doc: "one-byte field delimiter",
+                in_key: true,
             },
         ]
     }
@@ -113,24 +115,28 @@ impl Stage for Derive {
                 ty: ParamType::Str,
                 default: None,
                 doc: "numeric source column",
+                in_key: true,
             },
             ParamSpec {
                 name: "op",
                 ty: ParamType::Choice(&["scale", "offset", "log1p", "square"]),
                 default: Some("scale"),
                 doc: "x*value, x+value, ln(1+x) or x^2",
+                in_key: true,
             },
             ParamSpec {
                 name: "value",
                 ty: ParamType::Float,
                 default: Some("1.0"),
                 doc: "the operand of scale and offset",
+                in_key: true,
             },
             ParamSpec {
                 name: "output",
                 ty: ParamType::Str,
                 default: None,
                 doc: "name of the new column (replaced if present)",
+                in_key: true,
             },
         ]
     }
@@ -189,12 +195,14 @@ impl Stage for Aggregate {
                 ty: ParamType::Str,
                 default: None,
                 doc: "grouping column (any type; grouped by its text)",
+                in_key: true,
             },
             ParamSpec {
                 name: "column",
                 ty: ParamType::Str,
                 default: None,
                 doc: "numeric column to summarise",
+                in_key: true,
             },
         ]
     }

@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +28,10 @@ pub struct BlobInfo {
     pub hash: String,
     pub size: u64,
     pub modified_unix: i64,
+    /// What changes whenever the object is rewritten: the backend's entity
+    /// tag (on a local disk: inode, modification time and size), or, where
+    /// the listing has none (s3s-fs), the modification time.
+    pub fingerprint: String,
 }
 
 /// One backend (a directory, a bucket prefix, or memory) holding blobs and
@@ -38,6 +43,8 @@ pub struct Store {
     label: String,
     /// Signs manifests written and is required of manifests read.
     signer: Option<ManifestKey>,
+    /// Blob bytes read so far, by every clone (what a run reports).
+    blob_bytes_read: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -48,6 +55,7 @@ impl Store {
             prefix: prefix.trim_matches('/').to_string(),
             label: crate::redact(label),
             signer: None,
+            blob_bytes_read: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -178,6 +186,8 @@ impl Store {
             }
             Err(e) => return Err(self.backend_err(&path, e)),
         };
+        self.blob_bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let actual = hash_bytes(&bytes);
         if actual != hash {
             return Err(StoreError::CorruptBlob {
@@ -187,6 +197,11 @@ impl Store {
             });
         }
         Ok(bytes)
+    }
+
+    /// How many blob bytes this store (with its clones) has read.
+    pub fn blob_bytes_read(&self) -> u64 {
+        self.blob_bytes_read.load(Ordering::Relaxed)
     }
 
     /// Re-hashes a blob to tell whether it is intact.
@@ -268,6 +283,12 @@ impl Store {
                     hash: name.to_string(),
                     size: m.size,
                     modified_unix: m.last_modified.timestamp(),
+                    fingerprint: m.e_tag.clone().unwrap_or_else(|| {
+                        format!(
+                            "modified {}",
+                            m.last_modified.timestamp_nanos_opt().unwrap_or_default()
+                        )
+                    }),
                 })
             })
             .collect();

@@ -27,12 +27,14 @@ const RESAMPLES: ParamSpec = ParamSpec {
     ty: ParamType::Int,
     default: Some("200"),
     doc: "resamples of each bootstrap (parametric and case, per model)",
+    in_key: true,
 };
 const SEED: ParamSpec = ParamSpec {
     name: "seed",
     ty: ParamType::Int,
     default: Some("1"),
     doc: "seed of the bootstrap draws (non-negative)",
+    in_key: true,
 };
 
 /// Fits the models of SPEC 7 to the study's scores.

@@ -48,12 +48,14 @@ impl Stage for LoadTable {
                 ty: ParamType::File,
                 default: None,
                 doc: "the CSV or Parquet file",
+                in_key: true,
             },
             ParamSpec {
                 name: "contract",
                 ty: ParamType::Choice(&["tracks", "target_labels", "target_values"]),
                 default: Some("tracks"),
                 doc: "what the file is",
+                in_key: true,
             },
         ]
     }
@@ -88,12 +90,14 @@ impl Stage for LoadLabels {
                 ty: ParamType::File,
                 default: None,
                 doc: "the CSV or Parquet file",
+                in_key: true,
             },
             ParamSpec {
                 name: "contract",
                 ty: ParamType::Choice(&["label_counts", "artist_map", "scalar", "interactions"]),
                 default: None,
                 doc: "what the file is",
+                in_key: true,
             },
         ]
     }

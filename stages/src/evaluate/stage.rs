@@ -20,30 +20,35 @@ const REPRESENTATION: ParamSpec = ParamSpec {
     ty: ParamType::Str,
     default: None,
     doc: "the id written into the scores (a run id, `mfcc`, `rand:<strategy>`)",
+    in_key: true,
 };
 const DATASET: ParamSpec = ParamSpec {
     name: "dataset",
     ty: ParamType::Str,
     default: None,
     doc: "the dataset name written into the scores",
+    in_key: true,
 };
 const TABLE: ParamSpec = ParamSpec {
     name: "table",
     ty: ParamType::Str,
     default: Some("vectors"),
     doc: "the upstream file holding the representation (`vectors`, or `mfcc` of a mel node)",
+    in_key: true,
 };
 const REPEATS: ParamSpec = ParamSpec {
     name: "repeats",
     ty: ParamType::Int,
     default: Some("5"),
     doc: "number of seeded repeats (splits; with a given split, model seeds)",
+    in_key: true,
 };
 const SEED: ParamSpec = ParamSpec {
     name: "seed",
     ty: ParamType::Int,
     default: Some("1"),
     doc: "seed of the splits and models (non-negative)",
+    in_key: true,
 };
 const FEATURES: InputSpec = InputSpec {
     name: "features",
@@ -76,6 +81,7 @@ impl Stage for Evaluate {
                 ty: ParamType::Choice(&["classification", "regression"]),
                 default: None,
                 doc: "classification (column `label`, accuracy) or regression (`value`, R^2)",
+                in_key: true,
             },
             TABLE,
             REPEATS,
@@ -170,6 +176,7 @@ const fn number(
         ty,
         default: Some(default),
         doc,
+        in_key: true,
     }
 }
 

@@ -397,39 +397,39 @@ impl Stage for Fetch {
                 name: "jobs",
                 ty: ParamType::Int,
                 default: Some("8"),
-                doc: "tracks fetched at once",
+                doc: "tracks fetched at once", in_key: false,
             },
             ParamSpec {
                 name: "timeout_s",
                 ty: ParamType::Float,
                 default: Some("30"),
-                doc: "seconds to wait for a connection, a response, or more data",
+                doc: "seconds to wait for a connection, a response, or more data", in_key: false,
             },
             ParamSpec {
                 name: "retries",
                 ty: ParamType::Int,
                 default: Some("4"),
-                doc: "attempts after the first for transient failures (5xx, timeouts, resets, cut bodies)",
+                doc: "attempts after the first for transient failures (5xx, timeouts, resets, cut bodies)", in_key: false,
             },
             ParamSpec {
                 name: "backoff_ms",
                 ty: ParamType::Int,
                 default: Some("200"),
-                doc: "wait before the first retry; doubles each retry, with jitter",
+                doc: "wait before the first retry; doubles each retry, with jitter", in_key: false,
             },
             ParamSpec {
                 name: "max_failure_fraction",
                 ty: ParamType::Float,
                 default: Some("0.99"),
                 doc: "fail the node if more than this fraction of the tracks failed: by default \
-                      when nothing (or almost nothing) was fetched; 1 commits even an empty result",
+                      when nothing (or almost nothing) was fetched; 1 commits even an empty result", in_key: true,
             },
             ParamSpec {
                 name: "max_track_mib",
                 ty: ParamType::Int,
                 default: Some("2048"),
                 doc: "the largest track, in MiB: a bigger file, body or object is a failure \
-                      of that track, and is never read whole",
+                      of that track, and is never read whole", in_key: true,
             },
         ]
     }

@@ -129,6 +129,7 @@ impl Stage for MelSpectrograms {
             ty: ParamType::Float,
             default: Some("0"),
             doc: "analyse only the first this many seconds of each track (0: all of it)",
+            in_key: true,
         }]
     }
     fn inputs(&self) -> &'static [InputSpec] {

@@ -43,7 +43,7 @@ impl Stage for FitScaler {
             name: "split",
             ty: ParamType::Str,
             default: Some("train"),
-            doc: "fit on the tracks whose `split` is this (all tracks if the table has no split column)",
+            doc: "fit on the tracks whose `split` is this (all tracks if the table has no split column)", in_key: true,
         }]
     }
     fn inputs(&self) -> &'static [InputSpec] {

@@ -23,36 +23,42 @@ const SOURCE: ParamSpec = ParamSpec {
     ty: ParamType::Choice(SOURCES),
     default: None,
     doc: "tag, taste, cdr_tag: pLSA; lyrics: TF-IDF then pLSA; bpm, year: GMM",
+    in_key: true,
 };
 const K: ParamSpec = ParamSpec {
     name: "k",
     ty: ParamType::Int,
     default: Some("50"),
     doc: "number of topics (pLSA) or components (GMM)",
+    in_key: true,
 };
 const ITERATIONS: ParamSpec = ParamSpec {
     name: "iterations",
     ty: ParamType::Int,
     default: Some("100"),
     doc: "maximum number of EM iterations",
+    in_key: true,
 };
 const SEED: ParamSpec = ParamSpec {
     name: "seed",
     ty: ParamType::Int,
     default: Some("0"),
     doc: "seed of the random initialisation (non-negative)",
+    in_key: true,
 };
 const TOLERANCE: ParamSpec = ParamSpec {
     name: "tolerance",
     ty: ParamType::Float,
     default: Some("0"),
     doc: "stop when the log-likelihood's relative change is below this; 0 = off",
+    in_key: true,
 };
 const TOP_N: ParamSpec = ParamSpec {
     name: "top_n",
     ty: ParamType::Int,
     default: Some("10"),
     doc: "items listed per topic in `top_items` (pLSA sources)",
+    in_key: true,
 };
 
 const LABELS_SLOT: &str = "labels";

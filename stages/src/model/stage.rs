@@ -115,18 +115,21 @@ const TRAIN_PARAMS: &[ParamSpec] = &[
         ty: ParamType::Choice(&Strategy::NAMES),
         default: None,
         doc: "the architecture (SPEC 5)",
+        in_key: true,
     },
     ParamSpec {
         name: "sources",
         ty: ParamType::StrList,
         default: None,
         doc: "learning sources: self, year, bpm, taste, tag, lyrics, cdr_tag, artist",
+        in_key: true,
     },
     ParamSpec {
         name: "epochs",
         ty: ParamType::Int,
         default: Some("4"),
         doc: "epochs of Algorithm 1 (the paper: 200); 0 = the untrained Rand baseline",
+        in_key: true,
     },
     ParamSpec {
         name: "max_iterations",
@@ -135,36 +138,42 @@ const TRAIN_PARAMS: &[ParamSpec] = &[
         doc: "stop after this many iterations in all, however many sources (a compute budget \
               shared by every strategy; the paper's epochs give m sources m times the \
               iterations); 0 = no cap",
+        in_key: true,
     },
     ParamSpec {
         name: "batch",
         ty: ParamType::Int,
         default: Some("128"),
         doc: "tracks (or self pairs) per batch",
+        in_key: true,
     },
     ParamSpec {
         name: "lr",
         ty: ParamType::Float,
         default: Some("0.00025"),
         doc: "Adam learning rate",
+        in_key: true,
     },
     ParamSpec {
         name: "weight_decay",
         ty: ParamType::Float,
         default: Some("0.000001"),
         doc: "L2 penalty on all parameters",
+        in_key: true,
     },
     ParamSpec {
         name: "seed",
         ty: ParamType::Int,
         default: Some("1"),
         doc: "initial weights, batch order, crops and dropout",
+        in_key: true,
     },
     ParamSpec {
         name: "checkpoint_every",
         ty: ParamType::Int,
         default: Some("1"),
         doc: "save a resumable checkpoint every this many epochs (0: never)",
+        in_key: true,
     },
 ];
 

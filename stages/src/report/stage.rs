@@ -16,18 +16,21 @@ const TITLE: ParamSpec = ParamSpec {
     ty: ParamType::Str,
     default: Some("One deep music representation to rule them all? Study report"),
     doc: "the report's title",
+    in_key: true,
 };
 const TOPICS_SHOWN: ParamSpec = ParamSpec {
     name: "topics_shown",
     ty: ParamType::Int,
     default: Some("5"),
     doc: "topics listed per source in Table 2 (the first ones by index)",
+    in_key: true,
 };
 const ITEMS_SHOWN: ParamSpec = ParamSpec {
     name: "items_shown",
     ty: ParamType::Int,
     default: Some("4"),
     doc: "strongest items listed per topic in Table 2",
+    in_key: true,
 };
 
 const SHARED_LATENTS: ParamSpec = ParamSpec {
@@ -42,6 +45,7 @@ const SHARED_LATENTS: ParamSpec = ParamSpec {
     ),
     doc: "`source=dataset` pairs whose SS-R score is checked against Rand: the target \
           dataset whose labels share the source's latent factor",
+    in_key: true,
 };
 
 /// Writes the study report.

@@ -21,12 +21,14 @@ const PRESET: ParamSpec = ParamSpec {
     ty: ParamType::Choice(&["tiny", "default"]),
     default: Some("default"),
     doc: "corpus size: tiny (tests) or default (the default study)",
+    in_key: true,
 };
 const SEED: ParamSpec = ParamSpec {
     name: "seed",
     ty: ParamType::Int,
     default: Some("1"),
     doc: "the corpus seed",
+    in_key: true,
 };
 
 fn corpus(ctx: &StageContext) -> Result<Corpus, StageError> {
@@ -147,6 +149,7 @@ impl Stage for SynthTable {
                 ty: ParamType::Choice(&TABLES),
                 default: None,
                 doc: "which table",
+                in_key: true,
             },
         ]
     }

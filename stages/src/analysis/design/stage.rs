@@ -20,30 +20,35 @@ const PARAMS: &[ParamSpec] = &[
         ty: ParamType::Int,
         default: Some("1"),
         doc: "phase 1: SS-R runs per source (paper: 6)",
+        in_key: true,
     },
     ParamSpec {
         name: "multi_repeats",
         ty: ParamType::Int,
         default: Some("1"),
         doc: "phase 2: runs per multi-source strategy on all sources (paper: 5)",
+        in_key: true,
     },
     ParamSpec {
         name: "greedy_runs",
         ty: ParamType::Int,
         default: Some("4"),
         doc: "phase 3: runs picked by the greedy design, Algorithm 2 (paper: 352)",
+        in_key: true,
     },
     ParamSpec {
         name: "seed",
         ty: ParamType::Int,
         default: Some("1"),
         doc: "seed of the greedy picks and of the runs' training seeds (non-negative)",
+        in_key: true,
     },
     ParamSpec {
         name: "sources",
         ty: ParamType::StrList,
         default: Some("[self, year, bpm, taste, tag, lyrics, cdr_tag, artist]"),
         doc: "the learning sources the design draws from",
+        in_key: true,
     },
 ];
 
