@@ -3,11 +3,11 @@
 //! nothing below it; parameters that cannot change a result are not in any
 //! key; `run --frozen` runs nothing and names what would have run.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use stages::{InputSpec, Output, Outputs, ParamSpec, Registry, Stage, StageContext, StageError};
 
+use crate::scenarios::{in_state, status_of};
 use crate::support::*;
 use crate::versions::{ran, run_with};
 
@@ -19,23 +19,6 @@ const CHAIN: &str = "nodes:
   - {name: scaled, stage: derive, params: {column: sum, op: scale, value: 2, output: y}, inputs: {table: sums}}
 ";
 
-fn statuses(p: &Project) -> Vec<serde_json::Value> {
-    p.run(&["status", "--json"])
-        .ok()
-        .json()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn in_state(statuses: &[serde_json::Value], state: &str) -> BTreeSet<String> {
-    statuses
-        .iter()
-        .filter(|s| s["state"] == state)
-        .map(|s| s["node"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Reordering the CSV's rows changes read_csv's output and not the
 /// aggregate's: read_csv and the aggregate run, the derive below does not.
 pub fn reordered_rows_stop_at_the_aggregate(backend: &Backend) {
@@ -46,7 +29,7 @@ pub fn reordered_rows_stop_at_the_aggregate(backend: &Backend) {
     assert_eq!(first.nodes("ran"), set(&["source", "sums", "scaled"]));
 
     p.write("data.csv", "g,x\nc,5\nb,4\na,3\nb,2\na,1\n");
-    let before = statuses(&p);
+    let before = status_of(&p);
     assert_eq!(in_state(&before, "run"), set(&["source"]));
     assert_eq!(in_state(&before, "waiting"), set(&["sums", "scaled"]));
     let text = p.run(&["status", "--explain"]).ok().stdout;
@@ -66,7 +49,7 @@ pub fn reordered_rows_stop_at_the_aggregate(backend: &Backend) {
         key_of(&first.json(), "scaled")
     );
     assert_ne!(key_of(&again.json(), "sums"), key_of(&first.json(), "sums"));
-    assert_eq!(in_state(&statuses(&p), "cached").len(), 3);
+    assert_eq!(in_state(&status_of(&p), "cached").len(), 3);
     p.run(&["verify"]).ok();
     let noop = p.run(&["run", "--json"]).ok();
     assert_eq!(noop.nodes("cached").len(), 3);

@@ -52,7 +52,7 @@ pub fn small_project(backend: &Backend, name: &str) -> Project {
     p
 }
 
-fn status_of(p: &Project) -> Vec<serde_json::Value> {
+pub fn status_of(p: &Project) -> Vec<serde_json::Value> {
     p.run(&["status", "--json"])
         .ok()
         .json()
@@ -65,7 +65,7 @@ fn to_run(statuses: &[serde_json::Value]) -> BTreeSet<String> {
     in_state(statuses, "run")
 }
 
-fn in_state(statuses: &[serde_json::Value], state: &str) -> BTreeSet<String> {
+pub fn in_state(statuses: &[serde_json::Value], state: &str) -> BTreeSet<String> {
     statuses
         .iter()
         .filter(|s| s["state"] == state)

@@ -534,11 +534,7 @@ impl Shared {
                 })
                 .collect(),
             input_digests: inputs.clone(),
-            sources: node
-                .sources
-                .iter()
-                .map(|(k, s)| (k.clone(), s.blake3.clone()))
-                .collect(),
+            sources: node.source_hashes(),
             files,
             metadata: serde_json::Value::Object(outputs.metadata),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),

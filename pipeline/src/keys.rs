@@ -47,11 +47,7 @@ impl KeyMaterial {
                 .filter(|(k, _)| keyed.contains(&k.as_str()) && !node.sources.contains_key(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            sources: node
-                .sources
-                .iter()
-                .map(|(k, s)| (k.clone(), s.blake3.clone()))
-                .collect(),
+            sources: node.source_hashes(),
             inputs,
         }
     }

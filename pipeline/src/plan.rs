@@ -34,6 +34,16 @@ pub struct PlannedNode {
     pub sources: BTreeMap<String, SourceFile>,
 }
 
+impl PlannedNode {
+    /// File parameter -> blake3 of its bytes, as keys and manifests hold it.
+    pub fn source_hashes(&self) -> BTreeMap<String, String> {
+        self.sources
+            .iter()
+            .map(|(k, s)| (k.clone(), s.blake3.clone()))
+            .collect()
+    }
+}
+
 /// The expanded pipeline.
 pub struct Plan {
     pub nodes: Vec<PlannedNode>,

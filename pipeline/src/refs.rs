@@ -51,11 +51,7 @@ impl NodeRecord {
                     (slot.clone(), ups)
                 })
                 .collect(),
-            sources: node
-                .sources
-                .iter()
-                .map(|(k, s)| (k.clone(), s.blake3.clone()))
-                .collect(),
+            sources: node.source_hashes(),
         }
     }
 }
