@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build -p pipeline
-"$CARGO_TARGET_DIR/debug/pipeline" run "$@"
-"$CARGO_TARGET_DIR/debug/pipeline" export report .pipeline/report >/dev/null
+install_pipeline
+pipeline run "$@"
+pipeline export report .pipeline/report >/dev/null
 echo "report: $(pwd)/.pipeline/report/report.html"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently, outside the clone so that
 # later runs (and CI) reuse it: the S3 test server. Sourced by the other
-# scripts; it exports CARGO_TARGET_DIR and PATH.
+# scripts; it exports CARGO_TARGET_DIR and PATH and defines install_pipeline.
 set -euo pipefail
 
 CACHE="${PIPELINE_CACHE:-$HOME/.cache/mdr}"
@@ -29,6 +29,18 @@ export LIBTORCH_USE_PYTORCH=1
 # busy machine (several nodes at once) slows every tch stage by up to 10x.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PATH="$TORCH_VENV/bin:$PATH"
+# `pipeline` and its worker, as `install_pipeline` installs them.
+export PATH="$CACHE/bin:$PATH"
+
+# Builds the optimised `pipeline` (and `pipeline-worker`, which runs the
+# stages that need libtorch) and installs them into $CACHE/bin; cargo
+# rebuilds only what changed.
+install_pipeline() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cargo install --quiet --locked --path "$root/pipeline" --root "$CACHE"
+  cargo install --quiet --locked --path "$root/torch_stages" --root "$CACHE"
+}
 
 # s3s-fs: a real S3-compatible server, used by the S3 tests.
 S3S="$CACHE/s3s/bin/s3s-fs"

@@ -1,15 +1,16 @@
 //! Early cutoff (issue 17): a node's key is made of the bytes its upstream
 //! nodes produced, so an upstream that re-runs into the same bytes re-runs
 //! nothing below it; parameters that cannot change a result are not in any
-//! key; `run --frozen` runs nothing and names what would have run.
+//! key; `run --frozen` runs nothing and names what would have run; `run
+//! --check` recomputes and names what gives other bytes.
 
 use std::sync::Arc;
 
-use stages::{InputSpec, Output, Outputs, ParamSpec, Registry, Stage, StageContext, StageError};
+use stages::{InputSpec, Output, Outputs, ParamSpec, Stage, StageContext, StageError};
 
 use crate::scenarios::{in_state, status_of};
 use crate::support::*;
-use crate::versions::{ran, run_with};
+use crate::versions::{ran, run_opts, run_with};
 
 /// read_csv -> aggregate -> derive: the sums of integers do not depend on
 /// the order of the rows.
@@ -179,7 +180,7 @@ const LABELS: &str = "nodes:
 fn only_what_reads_lyrics_reruns() {
     let p = Project::new(&Backend::Local, "cutoff-lyrics");
     p.write("pipeline.yaml", LABELS);
-    let standard = Registry::standard();
+    let standard = torch_stages::registry();
     let all = set(&[
         "labels_tag",
         "labels_lyrics",
@@ -200,4 +201,76 @@ fn only_what_reads_lyrics_reruns() {
         set(&["labels_tag", "labels_lyrics", "labels_artist", "z_lyrics"])
     );
     assert!(ran(&run_with(&changed, &p)).is_empty());
+}
+
+/// A test-only stage whose output is the clock: never the same bytes twice.
+struct Clock;
+
+impl Stage for Clock {
+    fn name(&self) -> &'static str {
+        "clock"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &'static str {
+        "the time, in nanoseconds"
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        &[]
+    }
+    fn inputs(&self) -> &'static [InputSpec] {
+        &[]
+    }
+    fn run(&self, _ctx: &StageContext) -> Result<Outputs, StageError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let mut outputs = Outputs::default();
+        outputs
+            .files
+            .insert("now".into(), Output::Bytes(now.to_string().into_bytes()));
+        Ok(outputs)
+    }
+}
+
+#[test]
+fn check_names_the_node_whose_bytes_are_not_reproducible() {
+    let p = Project::new(&Backend::Local, "check-clock");
+    p.write(
+        "pipeline.yaml",
+        "nodes:\n  - {name: source, stage: read_csv, params: {path: data.csv}}\n  - {name: stamp, stage: clock}\n",
+    );
+    p.write("data.csv", "g,x\na,1\n");
+    let mut registry = torch_stages::registry();
+    registry.insert(Arc::new(Clock));
+    let first = run_with(&registry, &p);
+    assert_eq!(ran(&first), set(&["source", "stamp"]));
+    let check = pipeline::RunOptions {
+        jobs: 2,
+        check: true,
+        ..Default::default()
+    };
+    let report = run_opts(&registry, &p, &check);
+    let differing: Vec<&str> = report.differing().iter().map(|n| n.node.as_str()).collect();
+    assert_eq!(differing, ["stamp"], "{:?}", report.nodes);
+    let source = report.nodes.iter().find(|n| n.node == "source").unwrap();
+    assert!(
+        matches!(&source.outcome, pipeline::Outcome::Checked { differences, .. } if differences.is_empty()),
+        "{:?}",
+        source.outcome
+    );
+    // --only checks only the nodes it names; nothing committed changed.
+    let only = pipeline::RunOptions {
+        only: vec!["source".into()],
+        ..check
+    };
+    assert!(run_opts(&registry, &p, &only).differing().is_empty());
+    let after = run_with(&registry, &p);
+    assert!(ran(&after).is_empty());
+    assert_eq!(
+        after.nodes.iter().map(|n| &n.key).collect::<Vec<_>>(),
+        first.nodes.iter().map(|n| &n.key).collect::<Vec<_>>()
+    );
 }

@@ -178,3 +178,37 @@ fn a_killed_training_resumes_to_the_uninterrupted_weights() {
         "checkpoints are dropped at commit"
     );
 }
+
+/// `pipeline` links no libtorch, so commands that train nothing start at
+/// once; the training stages run in `pipeline-worker` beside it, and a
+/// worker that cannot start fails only their nodes, with an error that
+/// names it.
+#[test]
+fn the_engine_binary_leaves_libtorch_to_its_worker() {
+    let binary = std::fs::read(BIN).unwrap();
+    assert!(
+        !binary.windows(15).any(|w| w == b"libtorch_cpu.so"),
+        "{BIN} links libtorch"
+    );
+    let p = Project::new(&Backend::Local, "no-worker");
+    p.write("pipeline.yaml", &pipeline(ONE_MODEL));
+    let missing = p.path("no-such-worker");
+    let out: Ran = p
+        .command(&["run", "--json"])
+        .env("PIPELINE_WORKER", &missing)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.nodes("failed"), set(&["train_tag"]));
+    assert!(out.nodes("ran").contains("z_tag"));
+    assert!(
+        out.stderr.contains("cannot start the stage worker")
+            && out.stderr.contains(missing.to_str().unwrap()),
+        "{}",
+        out.stderr
+    );
+    // With its worker, the same run trains and reuses the rest.
+    let again = p.run(&["run", "--json"]).ok();
+    assert_eq!(again.nodes("ran"), set(&["train_tag"]));
+}

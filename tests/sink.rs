@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use pipeline::{Outcome, RunOptions, StoreChoice, Workspace};
-use stages::{
-    InputSpec, Output, Outputs, ParamSpec, ParamType, Registry, Stage, StageContext, StageError,
-};
+use stages::{InputSpec, Output, Outputs, ParamSpec, ParamType, Stage, StageContext, StageError};
 
 use crate::support::*;
 
@@ -89,7 +87,7 @@ fn an_interrupted_node_keeps_its_recorded_items() {
             flag.display()
         ),
     );
-    let mut registry = Registry::standard();
+    let mut registry = torch_stages::registry();
     registry.insert(Arc::new(Emitter));
     let choice = StoreChoice {
         store: Some(p.store.clone()),

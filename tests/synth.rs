@@ -89,6 +89,12 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     );
     let z = p.run(&["show", "z_tag", "--rows", "1"]).ok().stdout;
     assert!(z.contains("\"tracks_used\""), "{z}");
+    // Recomputed without the cache, every node gives the committed bytes.
+    let check = p.run(&["run", "--check", "--json"]).ok();
+    assert_eq!(check.nodes("checked").len(), 10, "{}", check.stderr);
+    for node in check.json()["nodes"].as_array().unwrap() {
+        assert_eq!(node["differences"], serde_json::json!([]), "{node}");
+    }
     // A no-op run trusts what was verified and reads no blob.
     let noop = p.run(&["run", "--json"]).ok();
     assert!(noop.nodes("ran").is_empty());

@@ -35,18 +35,23 @@ impl Stage for Bumped {
 }
 
 pub fn run_with(registry: &Registry, project: &Project) -> pipeline::RunReport {
+    let opts = RunOptions {
+        jobs: 2,
+        ..Default::default()
+    };
+    run_opts(registry, project, &opts)
+}
+
+/// [`run_with`] with the given options.
+pub fn run_opts(registry: &Registry, project: &Project, opts: &RunOptions) -> pipeline::RunReport {
     let choice = StoreChoice {
         store: Some(project.store.clone()),
         remote: None,
     };
     let ws = Workspace::open(&project.path("pipeline.yaml"), registry, &choice).unwrap();
-    let opts = RunOptions {
-        jobs: 2,
-        ..Default::default()
-    };
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(ws.run(&opts))
+        .block_on(ws.run(opts))
         .unwrap()
 }
 
@@ -57,7 +62,7 @@ pub fn ran(report: &pipeline::RunReport) -> std::collections::BTreeSet<String> {
 #[test]
 fn a_version_bump_reruns_the_stage_and_cuts_off_what_reads_the_same_bytes() {
     let p = small_project(&Backend::Local, "versions");
-    let standard = Registry::standard();
+    let standard = torch_stages::registry();
     assert_eq!(ran(&run_with(&standard, &p)), set(&ALL));
     assert!(ran(&run_with(&standard, &p)).is_empty());
 

@@ -19,9 +19,10 @@ command -v hyperfine >/dev/null || apt-get install -y hyperfine
   "$CACHE/venv-dvc/bin/pip" install -q 'dvc==3.67.*'
 }
 DVC="$CACHE/venv-dvc/bin/dvc"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target-release}"
-(cd "$root" && cargo build --release -p pipeline)
-PIPELINE="$CARGO_TARGET_DIR/release/pipeline"
+# The binary the README installs.
+source "$root/scripts/setup.sh"
+install_pipeline
+PIPELINE="$CACHE/bin/pipeline"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

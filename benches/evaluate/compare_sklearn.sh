@@ -16,7 +16,7 @@ rounds="${1:-3}"
 python_peer="${SKLEARN_PYTHON:-$HOME/.cache/mdr/venv-labels/bin/python}"
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
-cargo build --release -p stages --bench evaluate 2>/dev/null
+cargo build --release -p torch_stages --bench evaluate 2>/dev/null
 bench=$(ls -t "$CARGO_TARGET_DIR"/release/deps/evaluate-* | grep -v '\.d$' | head -1)
 echo "machine: $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 for round in $(seq "$rounds"); do

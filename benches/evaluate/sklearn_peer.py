@@ -1,4 +1,4 @@
-"""scikit-learn peer of stages/benches/evaluate.rs: the same 5-split MLP
+"""scikit-learn peer of torch_stages/benches/evaluate.rs: the same 5-split MLP
 evaluation on the same data (written by the Rust bench into DIR).
 
     python sklearn_peer.py DIR [rounds]

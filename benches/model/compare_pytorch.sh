@@ -9,7 +9,7 @@ steps="${1:-5}"
 rounds="${2:-3}"
 # The dev profile (dependencies at opt-level 2): the compute is libtorch's,
 # and a release build of the workspace costs a long cold build.
-cargo bench --profile dev -p stages --bench train_step --no-run 2>/dev/null
+cargo bench --profile dev -p torch_stages --bench train_step --no-run 2>/dev/null
 bench=$(ls -t "$CARGO_TARGET_DIR"/debug/deps/train_step-* | grep -v '\.d$' | head -1)
 echo "machine: $(nproc) cores, $(uname -m); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do

@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Run nothing: a node that would run fails instead (CI on a cache).
     pub frozen: bool,
+    /// Recompute the committed nodes (those of `only`, or all) without
+    /// trusting the cache and compare their output bytes with the
+    /// committed ones; nothing committed is replaced.
+    pub check: bool,
 }
 
 /// How one node ended.
@@ -41,6 +45,12 @@ pub struct RunOptions {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Cached,
+    /// Recomputed by `--check`; `differences` names each output whose
+    /// bytes differ from the committed ones (none: the same bytes).
+    Checked {
+        seconds: f64,
+        differences: Vec<String>,
+    },
     Ran {
         seconds: f64,
         reason: String,
@@ -84,6 +94,13 @@ impl RunReport {
     pub fn ran(&self) -> Vec<String> {
         self.names(|o| matches!(o, Outcome::Ran { .. }))
     }
+    /// The nodes `--check` recomputed to other bytes.
+    pub fn differing(&self) -> Vec<&NodeOutcome> {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(&n.outcome, Outcome::Checked { differences, .. } if !differences.is_empty()))
+            .collect()
+    }
     pub fn failed(&self) -> Vec<&NodeOutcome> {
         self.nodes
             .iter()
@@ -112,6 +129,8 @@ struct Shared {
     store: ArtifactStore,
     refs: Refs,
     force: Vec<bool>,
+    /// The nodes `--check` recomputes when they are cached.
+    check: Vec<bool>,
     frozen: bool,
     blobs: BlobCheck,
     /// Blobs of the artifacts this run computed.
@@ -143,6 +162,17 @@ pub async fn run(
     for i in plan.lookup(&opts.force)? {
         force[i] = true;
     }
+    let mut check = vec![false; plan.nodes.len()];
+    if opts.check {
+        let checked = if opts.only.is_empty() {
+            (0..plan.nodes.len()).collect()
+        } else {
+            plan.lookup(&opts.only)?
+        };
+        for i in checked {
+            check[i] = true;
+        }
+    }
     let bars = MultiProgress::with_draw_target(if opts.progress {
         ProgressDrawTarget::stderr()
     } else {
@@ -162,6 +192,7 @@ pub async fn run(
         store,
         refs,
         force,
+        check,
         frozen: opts.frozen,
         blobs: BlobCheck::Recorded(verified),
         made: Mutex::new(Vec::new()),
@@ -344,6 +375,13 @@ impl Shared {
         };
         let record = NodeRecord::of(&self.plan, node, &key, &inputs);
         let reason = match freshness {
+            Freshness::Fresh(manifest) | Freshness::Remote(manifest) if self.check[index] => {
+                let outcome = self
+                    .check(node, &key, &inputs, upstream, &manifest)
+                    .await
+                    .map_err(fail)?;
+                return Ok((manifest, outcome));
+            }
             Freshness::Fresh(manifest) | Freshness::Remote(manifest) => {
                 self.write_ref(node, &record);
                 return Ok((manifest, Outcome::Cached));
@@ -361,7 +399,7 @@ impl Shared {
         }
         let started = Instant::now();
         let manifest = self
-            .compute(node, &key, &inputs, upstream, replace)
+            .compute(node, &key, &inputs, upstream, replace, &self.store)
             .await
             .map_err(fail)?;
         self.write_ref(node, &record);
@@ -391,6 +429,56 @@ impl Shared {
         }
     }
 
+    /// Recomputes a committed node into a scratch store and names the
+    /// outputs whose bytes differ from the committed ones.
+    async fn check(
+        &self,
+        node: &PlannedNode,
+        key: &str,
+        inputs: &BTreeMap<String, Vec<String>>,
+        upstream: &HashMap<String, Arc<Manifest>>,
+        committed: &Manifest,
+    ) -> Result<Outcome, String> {
+        let scratch = ArtifactStore::new(
+            storage::Store::open("memory://", &self.base_dir).map_err(|e| e.to_string())?,
+            None,
+        );
+        let started = Instant::now();
+        let recomputed = self
+            .compute(node, key, inputs, upstream, false, &scratch)
+            .await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut differences = Vec::new();
+        let names: std::collections::BTreeSet<&String> = committed
+            .files
+            .keys()
+            .chain(recomputed.files.keys())
+            .collect();
+        for name in names {
+            let digest = |m: &Manifest| m.files.get(name).map(|f| f.blake3.clone());
+            match (digest(committed), digest(&recomputed)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) => differences.push(format!(
+                    "output `{name}`: committed blob {a}, recomputed {b}"
+                )),
+                (Some(_), None) => differences.push(format!("output `{name}`: not recomputed")),
+                (None, _) => differences.push(format!("output `{name}`: not committed")),
+            }
+        }
+        let verdict = match differences.len() {
+            0 => "the same bytes".to_string(),
+            n => format!("{n} output(s) differ"),
+        };
+        self.bars
+            .suspend(|| eprintln!("check  {} ({seconds:.2} s): {verdict}", node.name));
+        Ok(Outcome::Checked {
+            seconds,
+            differences,
+        })
+    }
+
+    /// Runs the node's stage and commits its outputs to `target` (the
+    /// store, or `--check`'s scratch store).
     async fn compute(
         &self,
         node: &PlannedNode,
@@ -398,6 +486,7 @@ impl Shared {
         digests: &BTreeMap<String, Vec<String>>,
         upstream: &HashMap<String, Arc<Manifest>>,
         replace: bool,
+        target: &ArtifactStore,
     ) -> Result<Manifest, String> {
         let mut files = BTreeMap::new();
         for (param, source) in &node.sources {
@@ -445,7 +534,7 @@ impl Shared {
             node: node.name.clone(),
         };
         let sink = Arc::new(
-            StoreSink::resume(self.store.clone(), key.to_string(), replace)
+            StoreSink::resume(target.clone(), key.to_string(), replace)
                 .await
                 .map_err(|e| e.to_string())?,
         );
@@ -482,12 +571,13 @@ impl Shared {
                 sink.emitted(),
                 outputs,
                 replace,
+                target,
             )
             .await
             .map_err(|e| e.to_string())?;
         // A node that asks for another try keeps its journal for it.
         if retry_pending(&manifest).is_none() {
-            if let Err(e) = self.store.primary().delete_checkpoints(key).await {
+            if let Err(e) = target.primary().delete_checkpoints(key).await {
                 tracing::warn!("node {}: could not drop its checkpoints: {e}", node.name);
             }
         }
@@ -504,17 +594,18 @@ impl Shared {
         mut files: BTreeMap<String, FileRef>,
         outputs: Outputs,
         replace: bool,
+        target: &ArtifactStore,
     ) -> Result<Manifest> {
         let mut in_memory = HashMap::new();
         for (name, output) in outputs.files {
             let (bytes, format) = encode(&name, output)?;
             files.insert(
                 name.clone(),
-                self.store.put_blob(bytes.clone(), format, replace).await?,
+                target.put_blob(bytes.clone(), format, replace).await?,
             );
             in_memory.insert(name, bytes);
         }
-        self.recheck(node, &files, &in_memory).await?;
+        recheck(target, node, &files, &in_memory).await?;
         let manifest = Manifest {
             key: key.to_string(),
             node: node.name.clone(),
@@ -539,49 +630,46 @@ impl Shared {
             metadata: serde_json::Value::Object(outputs.metadata),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        self.store.commit(&manifest, replace).await?;
+        target.commit(&manifest, replace).await?;
         Ok(manifest)
     }
+}
 
-    /// Checks, right before the manifest is written, that every blob it
-    /// names is in the primary store (a blob that existed when it was put
-    /// may have been deleted since by a gc that ignored our lease). One
-    /// still in memory is put again; an emitted one that vanished fails the
-    /// node, and its re-run recomputes only the items that are gone.
-    async fn recheck(
-        &self,
-        node: &PlannedNode,
-        files: &BTreeMap<String, FileRef>,
-        in_memory: &HashMap<String, bytes::Bytes>,
-    ) -> Result<()> {
-        let primary = self.store.primary();
-        let entries: Vec<(&String, &FileRef)> = files.iter().collect();
-        for chunk in entries.chunks(16) {
-            let present = futures::future::try_join_all(
-                chunk.iter().map(|(_, f)| primary.has_blob(&f.blake3)),
-            )
-            .await?;
-            for (&(name, file), present) in chunk.iter().zip(present) {
-                if present {
-                    continue;
-                }
-                let Some(bytes) = in_memory.get(name) else {
-                    return Err(PipelineError::Failed(format!(
-                        "node `{}`: output `{name}` (blob {}) vanished from store {} before \
+/// Checks, right before the manifest is written, that every blob it
+/// names is in the primary store (a blob that existed when it was put
+/// may have been deleted since by a gc that ignored our lease). One
+/// still in memory is put again; an emitted one that vanished fails the
+/// node, and its re-run recomputes only the items that are gone.
+async fn recheck(
+    store: &ArtifactStore,
+    node: &PlannedNode,
+    files: &BTreeMap<String, FileRef>,
+    in_memory: &HashMap<String, bytes::Bytes>,
+) -> Result<()> {
+    let primary = store.primary();
+    let entries: Vec<(&String, &FileRef)> = files.iter().collect();
+    for chunk in entries.chunks(16) {
+        let present =
+            futures::future::try_join_all(chunk.iter().map(|(_, f)| primary.has_blob(&f.blake3)))
+                .await?;
+        for (&(name, file), present) in chunk.iter().zip(present) {
+            if present {
+                continue;
+            }
+            let Some(bytes) = in_memory.get(name) else {
+                return Err(PipelineError::Failed(format!(
+                    "node `{}`: output `{name}` (blob {}) vanished from store {} before \
                          its manifest was written; nothing was committed, and a re-run \
                          recomputes what is gone",
-                        node.name,
-                        file.blake3,
-                        primary.label()
-                    )));
-                };
-                self.store
-                    .put_blob(bytes.clone(), &file.format, true)
-                    .await?;
-            }
+                    node.name,
+                    file.blake3,
+                    primary.label()
+                )));
+            };
+            store.put_blob(bytes.clone(), &file.format, true).await?;
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// An output file as stored bytes and its format.

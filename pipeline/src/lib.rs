@@ -13,6 +13,7 @@ pub mod ops;
 mod params;
 pub mod plan;
 pub mod refs;
+pub mod stage_worker;
 pub mod status;
 pub mod verified;
 

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pipeline::{ops, Outcome, PipelineError, RunOptions, StoreChoice, Workspace};
-use stages::Registry;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +51,11 @@ enum Command {
         /// (CI jobs that must only read a shared cache).
         #[arg(long)]
         frozen: bool,
+        /// Recompute the committed nodes (those of --only, or all) without
+        /// trusting the cache and compare their bytes with the committed
+        /// ones: exit 1, naming them, if any differ (non-determinism).
+        #[arg(long, conflicts_with_all = ["frozen", "force"])]
+        check: bool,
     },
     /// Per node: cached, to run, or waiting on an upstream; and why.
     Status {
@@ -102,7 +106,6 @@ fn main() -> ExitCode {
         .with_ansi(io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    stages::model::use_one_torch_thread();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
@@ -153,7 +156,11 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
         let store = pipeline::open_store(&pipeline::Config::load(&cli.file)?, &choice)?;
         return verify(&store, json).await;
     }
-    let ws = Workspace::open(&cli.file, &Registry::standard(), &choice)?;
+    let ws = Workspace::open(
+        &cli.file,
+        &pipeline::stage_worker::engine_registry(),
+        &choice,
+    )?;
     with_plan(&ws, cli.command).await
 }
 
@@ -166,6 +173,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             jobs,
             json,
             frozen,
+            check,
         } => {
             let opts = RunOptions {
                 jobs: ws.jobs(jobs),
@@ -173,6 +181,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
                 force,
                 progress: !json,
                 frozen,
+                check,
             };
             let report = ws.run(&opts).await?;
             if json {
@@ -181,14 +190,25 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             }
             let count =
                 |f: fn(&Outcome) -> bool| report.nodes.iter().filter(|n| f(&n.outcome)).count();
+            let checked = count(|o| matches!(o, Outcome::Checked { .. }));
             eprintln!(
-                "pipeline: {} nodes: {} ran, {} cached, {} failed, {} skipped",
+                "pipeline: {} nodes: {} ran, {} cached, {}{} failed, {} skipped",
                 report.nodes.len(),
                 count(|o| matches!(o, Outcome::Ran { .. })),
                 count(|o| matches!(o, Outcome::Cached)),
+                if check {
+                    format!("{checked} checked ({} differ), ", report.differing().len())
+                } else {
+                    String::new()
+                },
                 count(|o| matches!(o, Outcome::Failed { .. })),
                 count(|o| matches!(o, Outcome::Skipped { .. })),
             );
+            for n in report.differing() {
+                if let Outcome::Checked { differences, .. } = &n.outcome {
+                    eprintln!("  differs {}: {}", n.node, differences.join("; "));
+                }
+            }
             for n in report.failed() {
                 match &n.outcome {
                     Outcome::Failed { error } => eprintln!("  failed  {}: {error}", n.node),
@@ -198,7 +218,8 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
                     _ => {}
                 }
             }
-            Ok(if report.failed().is_empty() { 0 } else { 1 })
+            let clean = report.failed().is_empty() && report.differing().is_empty();
+            Ok(if clean { 0 } else { 1 })
         }
         Command::Status { explain, json } => {
             let statuses = ws.status().await?;

@@ -97,6 +97,45 @@ pub trait Stage: Send + Sync {
     }
 }
 
+/// What the engine knows of a stage without running it: all of [`Stage`]
+/// but `run` (and `template_rows`). Reading a `const` of it links none of
+/// the stage's code, which lets the engine declare stages that run in
+/// another process (libtorch's).
+#[derive(Debug, Clone, Copy)]
+pub struct Declaration {
+    pub name: &'static str,
+    pub version: u32,
+    pub doc: &'static str,
+    pub params: &'static [ParamSpec],
+    pub inputs: &'static [InputSpec],
+    pub optional_inputs: &'static [&'static str],
+}
+
+/// The declaring methods of a [`Stage`] impl, read from a [`Declaration`].
+#[macro_export]
+macro_rules! declared {
+    ($declaration:expr) => {
+        fn name(&self) -> &'static str {
+            $declaration.name
+        }
+        fn version(&self) -> u32 {
+            $declaration.version
+        }
+        fn doc(&self) -> &'static str {
+            $declaration.doc
+        }
+        fn params(&self) -> &'static [$crate::ParamSpec] {
+            $declaration.params
+        }
+        fn inputs(&self) -> &'static [$crate::InputSpec] {
+            $declaration.inputs
+        }
+        fn optional_inputs(&self) -> &'static [&'static str] {
+            $declaration.optional_inputs
+        }
+    };
+}
+
 /// One row of [`Stage::template_rows`]: variable -> value.
 pub type TemplateRow = serde_json::Map<String, Value>;
 

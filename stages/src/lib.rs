@@ -9,22 +9,21 @@ pub mod analysis;
 pub mod api;
 pub mod audio;
 pub mod contracts;
-pub mod evaluate;
+pub mod declarations;
 pub mod frontend;
 pub mod labels;
 pub mod local_files;
-pub mod model;
-pub mod report;
 pub mod rng;
 pub mod study;
 pub mod synth;
 pub mod tabular;
-#[cfg(test)]
-pub(crate) mod test_support;
+/// Shared by the stages' unit tests here and in `torch_stages`.
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 pub use api::{
-    InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage, StageContext,
-    StageError, TemplateRow, Upstream, UpstreamFiles,
+    Declaration, InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage,
+    StageContext, StageError, TemplateRow, Upstream, UpstreamFiles,
 };
 
 /// The stages the engine can instantiate, by name. Tests may replace a
@@ -35,7 +34,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Every stage of the study.
+    /// The stages of this crate: all but those that need libtorch
+    /// (`torch_stages`, which adds them).
     pub fn standard() -> Self {
         let mut registry = Registry {
             stages: BTreeMap::new(),
@@ -53,13 +53,8 @@ impl Registry {
         registry.insert(Arc::new(frontend::FitScaler));
         registry.insert(Arc::new(labels::Factorize));
         registry.insert(Arc::new(labels::FactorizeArtist));
-        registry.insert(Arc::new(model::Train));
-        registry.insert(Arc::new(model::Extract));
-        registry.insert(Arc::new(evaluate::Evaluate));
-        registry.insert(Arc::new(evaluate::Recommend));
         registry.insert(Arc::new(analysis::Design));
         registry.insert(Arc::new(analysis::Analyze));
-        registry.insert(Arc::new(report::Report));
         registry
     }
 

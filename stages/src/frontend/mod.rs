@@ -82,7 +82,7 @@ fn optional_text_column(
 }
 
 /// The track ids of an input table, in order; nulls are an error.
-pub(crate) fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError> {
+pub fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageError> {
     let ids = text_column(table, "track_id", slot)?;
     (0..ids.len())
         .map(|i| {
@@ -99,7 +99,7 @@ pub(crate) fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, 
 }
 
 /// "t1 (why), t2 (why), ... and 7 more" for warnings and errors.
-pub(crate) fn summarise(items: &[(&str, &str)]) -> String {
+pub fn summarise(items: &[(&str, &str)]) -> String {
     const SHOWN: usize = 5;
     let mut text = items
         .iter()

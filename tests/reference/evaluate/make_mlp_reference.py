@@ -1,4 +1,4 @@
-"""Reference values for the MLP probe (stages/src/evaluate/mlp.rs).
+"""Reference values for the MLP probe (torch_stages/src/evaluate/mlp.rs).
 
 Run with the labels venv (scikit-learn 1.9, numpy 2.4):
 

@@ -1,4 +1,4 @@
-"""Reference for the representation network (stages/src/model/net.rs).
+"""Reference for the representation network (torch_stages/src/model/net.rs).
 
 Builds SPEC 5's CNN in PyTorch with the variable names our tch network uses,
 and writes:
@@ -157,7 +157,7 @@ def make_reference():
 
 
 def pattern(name, shape):
-    """Deterministic values both sides compute (stages/src/model/net.rs
+    """Deterministic values both sides compute (torch_stages/src/model/net.rs
     tests): no weight file to commit. Variances are kept positive."""
     n = 1
     for d in shape:

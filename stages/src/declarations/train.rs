@@ -1,0 +1,122 @@
+//! `train` and `extract` (run by `torch_stages::model`).
+
+use crate::api::{Declaration, InputSpec, ParamSpec, ParamType};
+use crate::study::Strategy;
+
+pub const TRAIN_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "strategy",
+        ty: ParamType::Choice(&Strategy::NAMES),
+        default: None,
+        doc: "the architecture (SPEC 5)",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "sources",
+        ty: ParamType::StrList,
+        default: None,
+        doc: "learning sources: self, year, bpm, taste, tag, lyrics, cdr_tag, artist",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "epochs",
+        ty: ParamType::Int,
+        default: Some("4"),
+        doc: "epochs of Algorithm 1 (the paper: 200); 0 = the untrained Rand baseline",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "max_iterations",
+        ty: ParamType::Int,
+        default: Some("0"),
+        doc: "stop after this many iterations in all, however many sources (a compute budget \
+              shared by every strategy; the paper's epochs give m sources m times the \
+              iterations); 0 = no cap",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "batch",
+        ty: ParamType::Int,
+        default: Some("128"),
+        doc: "tracks (or self pairs) per batch",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "lr",
+        ty: ParamType::Float,
+        default: Some("0.00025"),
+        doc: "Adam learning rate",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "weight_decay",
+        ty: ParamType::Float,
+        default: Some("0.000001"),
+        doc: "L2 penalty on all parameters",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "seed",
+        ty: ParamType::Int,
+        default: Some("1"),
+        doc: "initial weights, batch order, crops and dropout",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "checkpoint_every",
+        ty: ParamType::Int,
+        default: Some("1"),
+        doc: "save a resumable checkpoint every this many epochs (0: never)",
+        in_key: true,
+    },
+];
+
+/// What the engine knows of `train` without running it.
+pub const TRAIN: Declaration = Declaration {
+    name: "train",
+    version: 3,
+    doc: "Trains the representation network of one experimental run (Algorithm 1): weights, config and the loss log.",
+    params: TRAIN_PARAMS,
+    inputs: &[
+            InputSpec { name: "mel", many: false, doc: "the mel node of the learning tracks" },
+            InputSpec { name: "scaler", many: false, doc: "the scaler node" },
+            InputSpec { name: "tracks", many: false, doc: "the learning tracks (track_id): what `self` trains on" },
+            InputSpec {
+                name: "targets",
+                many: true,
+                doc: "the factorize nodes of the label sources, in the order of `sources` (self excluded)",
+            },
+        ],
+    optional_inputs: &[],
+};
+
+/// What the engine knows of `extract` without running it.
+pub const EXTRACT: Declaration = Declaration {
+    name: "extract",
+    version: 2,
+    doc: "The representation of every track of a target dataset: [mean, std] of fc-feature over 216-frame slices.",
+    params: &[],
+    inputs: &[
+            InputSpec {
+                name: "model",
+                many: false,
+                doc: "a train node",
+            },
+            InputSpec {
+                name: "mel",
+                many: false,
+                doc: "the mel node holding the dataset's tracks",
+            },
+            InputSpec {
+                name: "scaler",
+                many: false,
+                doc: "the scaler the model was trained with",
+            },
+            InputSpec {
+                name: "dataset",
+                many: false,
+                doc: "the target dataset's manifest (track_id, ...)",
+            },
+        ],
+    optional_inputs: &[],
+};
