@@ -8,6 +8,7 @@ mod fetch;
 mod frontend;
 mod hostile_config;
 mod hostile_inputs;
+mod items;
 mod layered;
 mod leases;
 mod model;

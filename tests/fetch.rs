@@ -11,11 +11,9 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// Runs the binary in `p` with no download cache setting from the caller's
-/// environment, and S3 settings for `s3` when given.
+/// Runs the binary in `p`, with S3 settings for `s3` when given.
 pub fn run_in(p: &Project, args: &[&str], s3: Option<&str>) -> Ran {
     let mut cmd = p.command(args);
-    cmd.env_remove("PIPELINE_FETCH_CACHE");
     if let Some(endpoint) = s3 {
         s3_env(&mut cmd, endpoint);
     }
@@ -335,7 +333,8 @@ fn a_new_manifest_fetches_only_the_new_tracks() {
     assert_eq!(server.requests().len(), 3);
 
     // One track more: the manifest and so the fetch node's key change, but
-    // only the new track goes over the network.
+    // only the new track goes over the network: the others are items that
+    // the engine keeps for any fetch node with the same parameters.
     csv.push_str(&format!("d,{}\n", server.url("ok", "d.bin")));
     p.write("tracks.csv", &csv);
     let ran = run_in(&p, &["run", "--json"], None).ok();
@@ -343,7 +342,7 @@ fn a_new_manifest_fetches_only_the_new_tracks() {
     assert_eq!(server.requests()[3..], ["/ok/d.bin".to_string()]);
     let meta = &manifest_of(&p, &ran, "audio")["metadata"];
     assert_eq!(
-        (&meta["downloaded"], &meta["from_cache"]),
+        (&meta["downloaded"], &meta["reused"]),
         (&1.into(), &3.into())
     );
     let fetched = output_table(&p, &ran, "audio", "fetched");
@@ -355,14 +354,14 @@ fn a_new_manifest_fetches_only_the_new_tracks() {
         );
     }
 
-    // With the download cache off, everything is fetched again.
-    csv.push_str(&format!("e,{}\n", server.url("ok", "e.bin")));
-    p.write("tracks.csv", &csv);
-    let mut cmd = p.command(&["run"]);
-    cmd.env("PIPELINE_FETCH_CACHE", "off");
-    let off: Ran = cmd.output().unwrap().into();
-    let off = off.ok();
-    assert_eq!(server.requests().len(), 4 + 5, "{}", off.stderr);
+    // A parameter in the key is in every item's key: another track size
+    // limit fetches everything again.
+    p.write(
+        "pipeline.yaml",
+        &FETCH_ONLY.replace("params: {jobs: 4,", "params: {max_track_mib: 64, jobs: 4,"),
+    );
+    let other = run_in(&p, &["run"], None).ok();
+    assert_eq!(server.requests().len(), 4 + 4, "{}", other.stderr);
 }
 
 #[test]

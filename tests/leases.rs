@@ -49,7 +49,6 @@ pub fn gc_during_a_run_deletes_nothing(backend: &Backend) {
     );
     let run = p
         .command(&["run", "--json"])
-        .env("PIPELINE_FETCH_CACHE", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

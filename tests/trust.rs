@@ -158,7 +158,6 @@ fn a_blob_that_vanishes_while_its_node_runs_is_not_committed() {
     let blob = p.store_dir().join("blobs").join(&hash[..2]).join(&hash);
     let child = p
         .command(&["run", "--json"])
-        .env("PIPELINE_FETCH_CACHE", "off")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

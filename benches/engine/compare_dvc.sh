@@ -2,8 +2,9 @@
 # No-op `pipeline run` / `pipeline status` against `dvc repro` / `dvc status`
 # on the same 201-stage shape (20 chains of 10 trivial stages + a gather),
 # measured side by side with hyperfine; then `pipeline status` on a
-# 10,000-node plan. Installs DVC 3.67 into $PIPELINE_CACHE/venv-dvc and
-# hyperfine from Debian if missing.
+# 10,000-node plan (fresh and cached) and on a 100,000-node plan. Installs
+# DVC 3.67 into $PIPELINE_CACHE/venv-dvc and hyperfine from Debian if
+# missing.
 #
 # usage: benches/engine/compare_dvc.sh [RESULTS_DIR]
 set -euo pipefail
@@ -48,6 +49,12 @@ hyperfine --runs 5 --export-json "$results/status_10k_fresh.json" \
 hyperfine --warmup 1 --runs 5 --export-json "$results/status_10k_cached.json" \
   -n "pipeline status, 10,001 nodes, all cached" "$PIPELINE status" \
   -n "pipeline run (no-op), 10,001 nodes" "$PIPELINE run"
+
+# Status at the paper's scale and beyond: 100,001 nodes, nothing run yet.
+python3 "$here/make_shape.py" "$work/huge" 10000 10 --no-dvc
+cd "$work/huge"
+hyperfine --runs 3 --export-json "$results/status_100k_fresh.json" \
+  -n "pipeline status, 100,001 nodes, nothing run yet" "$PIPELINE status"
 
 python3 - "$results" <<'PY'
 import json, sys

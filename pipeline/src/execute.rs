@@ -12,13 +12,13 @@ use dagrs::{
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use stages::{Outputs, Params, StageContext, Upstream, UpstreamFiles};
-use storage::{table, ArtifactStore, BlobState, FileRef, Manifest};
+use stages::{ItemSource, Outputs, Params, StageContext, Upstream, UpstreamFiles};
+use storage::{table, ArtifactStore, BlobState, FileRef, ItemRecord, Manifest};
 use tokio::sync::Semaphore;
 
 use crate::error::{PipelineError, Result};
 use crate::freshness::{judge, retry_pending, BlobCheck, Freshness, MISSING};
-use crate::keys::{input_digests, KeyMaterial};
+use crate::keys::{input_digests, ItemMaterial, KeyMaterial};
 use crate::plan::{Plan, PlannedNode};
 use crate::refs::{explain, NodeRecord, Refs};
 use crate::verified::Verified;
@@ -132,7 +132,7 @@ struct Shared {
     /// The nodes `--check` recomputes when they are cached.
     check: Vec<bool>,
     frozen: bool,
-    blobs: BlobCheck,
+    blobs: Arc<BlobCheck>,
     /// Blobs of the artifacts this run computed.
     made: Mutex<Vec<String>>,
     limit: Semaphore,
@@ -194,7 +194,7 @@ pub async fn run(
         force,
         check,
         frozen: opts.frozen,
-        blobs: BlobCheck::Recorded(verified),
+        blobs: Arc::new(BlobCheck::Recorded(verified)),
         made: Mutex::new(Vec::new()),
         limit: Semaphore::new(opts.jobs.max(1)),
         outcomes: Mutex::new(HashMap::new()),
@@ -255,7 +255,7 @@ pub async fn run(
             }
         })
         .collect();
-    if let BlobCheck::Recorded(verified) = &shared.blobs {
+    if let BlobCheck::Recorded(verified) = shared.blobs.as_ref() {
         let made = std::mem::take(&mut *shared.made.lock().expect("made lock"));
         verified.save(shared.store.primary(), made).await;
     }
@@ -533,10 +533,31 @@ impl Shared {
             bar: bar.clone(),
             node: node.name.clone(),
         };
+        // `--check` computes every item: its scratch store holds none.
+        let items = ItemKeys {
+            material: KeyMaterial::of(node, BTreeMap::new()),
+            upstream: node
+                .inputs
+                .iter()
+                .map(|(slot, ups)| {
+                    let manifests = ups
+                        .iter()
+                        .filter_map(|&u| upstream.get(&self.plan.nodes[u].name).cloned())
+                        .collect();
+                    (slot.clone(), manifests)
+                })
+                .collect(),
+        };
         let sink = Arc::new(
-            StoreSink::resume(target.clone(), key.to_string(), replace)
-                .await
-                .map_err(|e| e.to_string())?,
+            StoreSink::resume(
+                target.clone(),
+                key.to_string(),
+                replace,
+                items,
+                self.blobs.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
         );
         let stage_sink = sink.clone();
         let name = node.name.clone();
@@ -692,13 +713,49 @@ const EMITTED: &str = "_emitted.json";
 /// How many emits may go unrecorded before the record is rewritten.
 const EMITS_PER_RECORD: usize = 16;
 
+/// What keys a node's items (per-item reuse across nodes).
+struct ItemKeys {
+    /// The node's key material without its inputs.
+    material: KeyMaterial,
+    /// Slot -> the upstream manifests, whose files' digests key items.
+    upstream: BTreeMap<String, Vec<Arc<Manifest>>>,
+}
+
+impl ItemKeys {
+    fn key(&self, item: &[ItemSource]) -> Result<String, String> {
+        let parts = item
+            .iter()
+            .map(|source| match source {
+                ItemSource::Text(text) => Ok(format!("text:{text}")),
+                ItemSource::File { slot, file } => self
+                    .upstream
+                    .get(*slot)
+                    .and_then(|ms| ms.iter().find_map(|m| m.files.get(*file)))
+                    .map(|f| format!("file:{}", f.blake3))
+                    .ok_or_else(|| format!("input `{slot}` has no file `{file}`")),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(ItemMaterial {
+            node: &self.material,
+            item: parts,
+        }
+        .key())
+    }
+}
+
 /// The engine's side of [`stages::Sink`]: emitted files go to the store at
-/// once and are recorded in a checkpoint, so an interrupted node keeps them.
+/// once and are recorded in a checkpoint, so an interrupted node keeps them;
+/// items are also recorded under their own keys, for any node to reuse.
 struct StoreSink {
     store: ArtifactStore,
     key: String,
     replace: bool,
     runtime: tokio::runtime::Handle,
+    items: ItemKeys,
+    /// How a reused item's blobs are judged intact.
+    blobs: Arc<BlobCheck>,
+    /// Items found with a damaged blob: their recomputed blobs replace it.
+    damaged: Mutex<std::collections::HashSet<String>>,
     /// Files emitted so far, and how many since the last record.
     emitted: Mutex<(BTreeMap<String, FileRef>, usize)>,
 }
@@ -706,7 +763,13 @@ struct StoreSink {
 impl StoreSink {
     /// Starts with whatever an earlier attempt at `key` emitted and that is
     /// still intact.
-    async fn resume(store: ArtifactStore, key: String, replace: bool) -> Result<Self> {
+    async fn resume(
+        store: ArtifactStore,
+        key: String,
+        replace: bool,
+        items: ItemKeys,
+        blobs: Arc<BlobCheck>,
+    ) -> Result<Self> {
         let mut kept = BTreeMap::new();
         if let Some(bytes) = store.primary().get_checkpoint(&key, EMITTED).await? {
             let earlier: BTreeMap<String, FileRef> =
@@ -722,6 +785,9 @@ impl StoreSink {
             key,
             replace,
             runtime: tokio::runtime::Handle::current(),
+            items,
+            blobs,
+            damaged: Mutex::default(),
             emitted: Mutex::new((kept, 0)),
         })
     }
@@ -740,15 +806,17 @@ impl StoreSink {
             )
             .map_err(|e| e.to_string())
     }
-}
 
-impl stages::Sink for StoreSink {
-    fn emit(&self, name: &str, output: stages::Output) -> Result<(), String> {
+    /// Puts one output's blob.
+    fn put(&self, name: &str, output: stages::Output, replace: bool) -> Result<FileRef, String> {
         let (bytes, format) = encode(name, output).map_err(|e| e.to_string())?;
-        let file = self
-            .runtime
-            .block_on(self.store.put_blob(bytes, format, self.replace))
-            .map_err(|e| e.to_string())?;
+        self.runtime
+            .block_on(self.store.put_blob(bytes, format, replace))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Counts a stored file as emitted, recording the list now and then.
+    fn note(&self, name: &str, file: FileRef) -> Result<(), String> {
         let mut guard = self.emitted.lock().expect("emitted lock");
         guard.0.insert(name.to_string(), file);
         guard.1 += 1;
@@ -757,6 +825,80 @@ impl stages::Sink for StoreSink {
             let snapshot = guard.0.clone();
             drop(guard);
             self.record(&snapshot)?;
+        }
+        Ok(())
+    }
+}
+
+impl stages::Sink for StoreSink {
+    fn emit(&self, name: &str, output: stages::Output) -> Result<(), String> {
+        let file = self.put(name, output, self.replace)?;
+        self.note(name, file)
+    }
+
+    fn reuse_item(&self, item: &[ItemSource]) -> Result<Option<serde_json::Value>, String> {
+        let key = self.items.key(item)?;
+        let primary = self.store.primary();
+        let found = self
+            .runtime
+            .block_on(primary.get_item(&key))
+            .map_err(|e| e.to_string())?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        // Reused blobs must be intact: trusted as verified before, or
+        // re-hashed (a damaged one makes the item computed again).
+        for file in found.files.values() {
+            let intact = match self.blobs.as_ref() {
+                BlobCheck::Recorded(verified) => {
+                    self.runtime
+                        .block_on(verified.check(primary, &file.blake3))
+                        .map_err(|e| e.to_string())?
+                        == BlobState::Ok
+                }
+                BlobCheck::Listed(_) => {
+                    self.runtime
+                        .block_on(primary.check_blob(&file.blake3))
+                        .map_err(|e| e.to_string())?
+                        == BlobState::Ok
+                }
+            };
+            if !intact {
+                self.damaged.lock().expect("damaged lock").insert(key);
+                return Ok(None);
+            }
+        }
+        for (name, file) in found.files {
+            self.note(&name, file)?;
+        }
+        Ok(Some(found.record))
+    }
+
+    fn emit_item(
+        &self,
+        item: &[ItemSource],
+        files: Vec<(String, stages::Output)>,
+        record: &serde_json::Value,
+    ) -> Result<(), String> {
+        let key = self.items.key(item)?;
+        let replace = self.replace || self.damaged.lock().expect("damaged lock").remove(&key);
+        let mut stored = BTreeMap::new();
+        for (name, output) in files {
+            let file = self.put(&name, output, replace)?;
+            self.note(&name, file.clone())?;
+            stored.insert(name, file);
+        }
+        let item = ItemRecord {
+            files: stored,
+            record: record.clone(),
+        };
+        // The item record only saves later nodes work: losing it loses
+        // nothing of this node.
+        if let Err(e) = self
+            .runtime
+            .block_on(self.store.primary().put_item(&key, &item))
+        {
+            tracing::warn!("cannot record item {key}: {e}");
         }
         Ok(())
     }

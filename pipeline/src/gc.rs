@@ -17,6 +17,8 @@ use crate::plan::Plan;
 pub struct GcReport {
     pub manifests: Vec<String>,
     pub blobs: Vec<String>,
+    /// Item records (per-item reuse) whose blobs are gone or go now.
+    pub items: Vec<String>,
     pub bytes: u64,
     /// Why gc stopped before the end (a run holds a lease on the store).
     pub interrupted: Option<String>,
@@ -25,7 +27,7 @@ pub struct GcReport {
 /// Deletes manifests whose key no node of `plan` has (a node whose key is
 /// not known yet keeps all of its own), then blobs that no
 /// remaining valid manifest references and that are older than
-/// `grace_secs`. It holds a gc lease meanwhile, deletes nothing while a run
+/// `grace_secs`, then item records that name a blob no longer kept. It holds a gc lease meanwhile, deletes nothing while a run
 /// holds a lease on the store, and stops as soon as one does.
 pub async fn gc(plan: &Plan, store: &Store, dry_run: bool, grace_secs: u64) -> Result<GcReport> {
     if dry_run {
@@ -129,8 +131,10 @@ async fn sweep(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    let mut kept = HashSet::new();
     for blob in store.list_blob_details().await? {
         if referenced.contains(&blob.hash) || now - blob.modified_unix < grace_secs as i64 {
+            kept.insert(blob.hash);
             continue;
         }
         if let Some(w) = watch.as_mut() {
@@ -142,6 +146,19 @@ async fn sweep(
         }
         report.bytes += blob.size;
         report.blobs.push(blob.hash);
+    }
+    for (key, blobs) in store.list_items().await? {
+        if !blobs.is_empty() && blobs.iter().all(|b| kept.contains(b)) {
+            continue;
+        }
+        if let Some(w) = watch.as_mut() {
+            if let Some(why) = w.allow().await? {
+                report.interrupted = Some(why);
+                return Ok(report);
+            }
+            store.delete_item(&key).await?;
+        }
+        report.items.push(key);
     }
     Ok(report)
 }

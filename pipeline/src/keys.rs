@@ -58,6 +58,23 @@ impl KeyMaterial {
     }
 }
 
+/// The key of one item of a per-item stage (see [`stages::ItemSource`]):
+/// the node's key material without its inputs, and what determines the
+/// item (`file:<digest>` of an upstream file, `text:<value>`), so that any
+/// node of the stage with the same parameters shares it.
+#[derive(Debug, Serialize)]
+pub struct ItemMaterial<'a> {
+    pub node: &'a KeyMaterial,
+    pub item: Vec<String>,
+}
+
+impl ItemMaterial<'_> {
+    pub fn key(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("item material serialises");
+        blake3::hash(&canonical).to_hex().to_string()
+    }
+}
+
 /// Slot -> the outputs digest of each upstream of `node`, from the
 /// manifests `manifest_of` gives by node index; `None` when one has none.
 pub fn input_digests<'m>(

@@ -264,16 +264,20 @@ fn print_gc(report: &pipeline::gc::GcReport, dry_run: bool) -> io::Result<()> {
     let verb = if dry_run { "would delete" } else { "deleted" };
     writeln!(
         out,
-        "{verb} {} manifests and {} blobs ({} bytes)",
+        "{verb} {} manifests and {} blobs ({} bytes), {} item records",
         report.manifests.len(),
         report.blobs.len(),
-        report.bytes
+        report.bytes,
+        report.items.len()
     )?;
     for m in &report.manifests {
         writeln!(out, "  manifest {m}")?;
     }
     for b in &report.blobs {
         writeln!(out, "  blob {b}")?;
+    }
+    for i in &report.items {
+        writeln!(out, "  item {i}")?;
     }
     out.flush()
 }

@@ -238,6 +238,40 @@ pub trait Sink: Send + Sync {
     fn save_checkpoint(&self, name: &str, bytes: Vec<u8>) -> Result<(), String>;
     /// The checkpoint an earlier attempt at the same key saved, if any.
     fn load_checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Per-item reuse across nodes: if any node of this stage, with the
+    /// same parameters, computed the item that `item` determines, emits its
+    /// files again (under the names they had) and returns the record the
+    /// stage kept of it. `None`: compute it (and give it to
+    /// [`Sink::emit_item`]). A sink that keeps no items always says `None`.
+    fn reuse_item(&self, _item: &[ItemSource]) -> Result<Option<Value>, String> {
+        Ok(None)
+    }
+    /// Emits one item's files and keeps them, with `record`, for
+    /// [`Sink::reuse_item`].
+    fn emit_item(
+        &self,
+        _item: &[ItemSource],
+        files: Vec<(String, Output)>,
+        _record: &Value,
+    ) -> Result<(), String> {
+        for (name, output) in files {
+            self.emit(&name, output)?;
+        }
+        Ok(())
+    }
+}
+
+/// What alone determines one item's results, as a per-item stage tells the
+/// engine (which keys the item by these, the stage, its version and the
+/// node's parameters in the key). It must name everything the results
+/// depend on: the item's id too when the output names carry it.
+#[derive(Debug, Clone, Copy)]
+pub enum ItemSource<'a> {
+    /// A file of an upstream node on `slot` (its first node that has it):
+    /// the engine takes the file's content digest.
+    File { slot: &'a str, file: &'a str },
+    /// A value the stage vouches for: an id, a checksum, a remote URI.
+    Text(&'a str),
 }
 
 /// Everything a stage gets.

@@ -22,8 +22,8 @@ pub mod tabular;
 pub mod test_support;
 
 pub use api::{
-    Declaration, InputSpec, Output, Outputs, ParamSpec, ParamType, Params, Progress, Sink, Stage,
-    StageContext, StageError, TemplateRow, Upstream, UpstreamFiles,
+    Declaration, InputSpec, ItemSource, Output, Outputs, ParamSpec, ParamType, Params, Progress,
+    Sink, Stage, StageContext, StageError, TemplateRow, Upstream, UpstreamFiles,
 };
 
 /// The stages the engine can instantiate, by name. Tests may replace a

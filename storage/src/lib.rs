@@ -6,6 +6,7 @@
 //! of every blob they read, so no lock is needed between concurrent runs.
 
 mod error;
+mod items;
 mod layered;
 pub mod lease;
 mod location;
@@ -15,6 +16,7 @@ mod store;
 pub mod table;
 
 pub use error::StoreError;
+pub use items::ItemRecord;
 pub use layered::ArtifactStore;
 pub use location::{open_location, s3_builder};
 pub use manifest::{FileRef, Manifest, ManifestKey, ManifestState};

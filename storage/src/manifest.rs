@@ -86,7 +86,7 @@ impl ManifestKey {
         }
     }
 
-    fn mac(&self, body: &[u8]) -> blake3::Hash {
+    pub(crate) fn mac(&self, body: &[u8]) -> blake3::Hash {
         blake3::keyed_hash(&self.0, body)
     }
 }

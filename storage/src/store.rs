@@ -42,7 +42,7 @@ pub struct Store {
     prefix: String,
     label: String,
     /// Signs manifests written and is required of manifests read.
-    signer: Option<ManifestKey>,
+    pub(crate) signer: Option<ManifestKey>,
     /// Blob bytes read so far, by every clone (what a run reports).
     blob_bytes_read: Arc<AtomicU64>,
 }

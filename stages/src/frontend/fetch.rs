@@ -37,16 +37,13 @@
 //! - `failures` (track_id Utf8, uri Utf8, error Utf8): every track that could
 //!   not be fetched, with why, in manifest order;
 //! - metadata: counts (`tracks`, `fetched`, `failed`, `downloaded`,
-//!   `from_cache`, `resumed`, `bytes`), `warnings` naming the failures, and,
+//!   `reused`, `resumed`, `bytes`), `warnings` naming the failures, and,
 //!   only when some track failed for a reason that may pass (still a 5xx,
 //!   timeout, reset or cut body after the retries; never a 404, 403 or a
 //!   checksum mismatch), `retry_next_run`: how many, naming up to three. The
 //!   engine does not take such a node as a lasting cache hit and runs it
-//!   again on the next run, which takes what was fetched from the download
-//!   cache (remote tracks) or the disk, and asks again for every track that
-//!   failed (nothing of a committed attempt survives but its outputs, so
-//!   those that failed for good are asked once more, and normally fail the
-//!   same way).
+//!   again on the next run, which reuses what was fetched (the items below)
+//!   and asks again only for the tracks whose failure may pass.
 //!
 //! A run with failures commits what it fetched (downstream stages run on
 //! those tracks) unless more than `max_failure_fraction` of the tracks
@@ -60,8 +57,10 @@
 //! Re-running does only what is missing, at two levels: an interrupted
 //! attempt at the same node key resumes from what it emitted (the sink and
 //! the journal), and a node whose key changed (a track added to the
-//! manifest) takes what was downloaded before from the download cache
-//! ([`super::cache`]) and downloads only the rest.
+//! manifest) reuses each track any fetch node with the same parameters
+//! fetched before ([`Sink::reuse_item`]: keyed by the track's id and its
+//! checksum, or the `files` node's file, or its remote URI; a local path
+//! without a checksum is read again) and fetches only the rest.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,7 +71,6 @@ use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::cache::DownloadCache;
 use super::journal::Journal;
 use super::retry::Policy;
 use super::source::{Base, Fetcher, Source};
@@ -94,6 +92,19 @@ struct Track {
 }
 
 impl Track {
+    /// The manifest's checksums as one text (`blake3:..;sha256:..`, lower
+    /// case); empty when it gives none.
+    fn checksum(&self) -> String {
+        [("blake3", &self.blake3), ("sha256", &self.sha256)]
+            .iter()
+            .filter_map(|(kind, sum)| {
+                sum.as_ref()
+                    .map(|sum| format!("{kind}:{}", sum.to_ascii_lowercase()))
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
     /// Checks the bytes against the manifest's checksums.
     fn verify(&self, bytes: &[u8], blake3: &str) -> Result<(), String> {
         if let Some(want) = &self.blake3 {
@@ -142,7 +153,8 @@ struct FailedForGood {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum How {
     Downloaded,
-    FromCache,
+    /// Reused from another node's fetch of the same item.
+    Reused,
     Resumed,
 }
 
@@ -302,7 +314,6 @@ struct Work<'a> {
     failed_for_good: &'a Journal<'a, FailedForGood>,
     fetcher: &'a Fetcher,
     policy: Policy,
-    cache: Option<&'a DownloadCache>,
 }
 
 impl Work<'_> {
@@ -324,55 +335,82 @@ impl Work<'_> {
         self.fetch(track, &name, i)
     }
 
-    /// Asks the track's source (or the download cache) for its bytes.
+    /// What alone determines the track's bytes, for reuse across nodes: its
+    /// checksum when the manifest gives one; else the file of the `files`
+    /// node it names, or its remote URI (trusted to serve the same bytes,
+    /// as a download cache would). A local path without a checksum is read
+    /// again every time: the file may have changed.
+    fn item<'t>(
+        track: &'t Track,
+        source: &'t Source,
+        checksum: &'t str,
+    ) -> Option<Vec<ItemSource<'t>>> {
+        let what = if !checksum.is_empty() {
+            ItemSource::Text(checksum)
+        } else {
+            match source {
+                Source::NodeFile(file) => ItemSource::File {
+                    slot: "files",
+                    file,
+                },
+                Source::File(_) => return None,
+                Source::Http(_) | Source::S3 { .. } => ItemSource::Text(&track.uri),
+            }
+        };
+        Some(vec![ItemSource::Text(&track.id), what])
+    }
+
+    /// Reuses what an earlier node fetched of the same item, or asks the
+    /// track's source for its bytes.
     fn fetch(&self, track: &Track, name: &str, i: usize) -> Result<Outcome, StageError> {
         let source = match &self.sources[i] {
             Ok(source) => source,
             Err(e) => return Ok(Outcome::permanent(e.clone())),
         };
-        let cache = self.cache.filter(|_| source.is_remote());
-        let cached = cache
-            .and_then(|c| c.get(&track.uri, track.blake3.as_deref()))
-            .map(|bytes| {
-                let hash = blake3::hash(&bytes).to_hex().to_string();
-                (bytes, hash)
-            })
-            .filter(|(bytes, hash)| track.verify(bytes, hash).is_ok());
-        let (bytes, hash, how) = match cached {
-            Some((bytes, hash)) => (bytes, hash, How::FromCache),
-            None => {
-                let bytes = match self
-                    .policy
-                    .run(|| self.fetcher.attempt(source), std::thread::sleep)
-                {
-                    Ok(bytes) => bytes,
-                    Err(failure) => {
-                        return Ok(Outcome::Failed {
-                            error: failure.message,
-                            may_pass: failure.retry,
-                        })
-                    }
-                };
-                let hash = blake3::hash(&bytes).to_hex().to_string();
-                if let Err(e) = track.verify(&bytes, &hash) {
-                    return Ok(Outcome::permanent(e));
-                }
-                if let Some(cache) = cache {
-                    cache.put(&track.uri, &bytes, &hash);
-                }
-                (bytes, hash, How::Downloaded)
+        let store_error = |e: String| StageError::Data(format!("cannot store {name}: {e}"));
+        let checksum = track.checksum();
+        let item = Self::item(track, source, &checksum);
+        if let Some(item) = &item {
+            let reused = self.sink.reuse_item(item).map_err(store_error)?;
+            if let Some(record) = reused.and_then(|r| serde_json::from_value::<Fetched>(r).ok()) {
+                self.journal.add(&track.id, record.clone())?;
+                return Ok(Outcome::Fetched(record, How::Reused));
+            }
+        }
+        let bytes = match self
+            .policy
+            .run(|| self.fetcher.attempt(source), std::thread::sleep)
+        {
+            Ok(bytes) => bytes,
+            Err(failure) => {
+                return Ok(Outcome::Failed {
+                    error: failure.message,
+                    may_pass: failure.retry,
+                })
             }
         };
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        if let Err(e) = track.verify(&bytes, &hash) {
+            return Ok(Outcome::permanent(e));
+        }
         let record = Fetched {
             uri: track.uri.clone(),
             blake3: hash,
             size: bytes.len() as u64,
         };
-        self.sink
-            .emit(name, Output::Bytes(bytes))
-            .map_err(|e| StageError::Data(format!("cannot store {name}: {e}")))?;
+        let files = vec![(name.to_string(), Output::Bytes(bytes))];
+        match &item {
+            Some(item) => {
+                let kept = serde_json::to_value(&record).expect("records serialise");
+                self.sink.emit_item(item, files, &kept)
+            }
+            None => files
+                .into_iter()
+                .try_for_each(|(name, output)| self.sink.emit(&name, output)),
+        }
+        .map_err(store_error)?;
         self.journal.add(&track.id, record.clone())?;
-        Ok(Outcome::Fetched(record, how))
+        Ok(Outcome::Fetched(record, How::Downloaded))
     }
 }
 
@@ -464,7 +502,6 @@ impl Stage for Fetch {
         let sources = sources(&tracks, base, &roots)?;
         let journal = Journal::<Fetched>::resume(ctx.sink, "fetched")?;
         let failed_for_good = Journal::<FailedForGood>::resume(ctx.sink, "failed")?;
-        let cache = DownloadCache::open(ctx.base_dir);
         let work = Work {
             tracks: &tracks,
             sources: &sources,
@@ -473,7 +510,6 @@ impl Stage for Fetch {
             failed_for_good: &failed_for_good,
             fetcher: &fetcher,
             policy: settings.policy,
-            cache: cache.as_ref(),
         };
         ctx.progress.set_total(tracks.len() as u64);
         let outcomes = run_workers(&work, settings.jobs, ctx.progress);
@@ -561,13 +597,13 @@ fn report(
 ) -> Result<Outputs, StageError> {
     let mut fetched: Vec<(&Track, Fetched)> = Vec::new();
     let mut failed: Vec<(&Track, String, bool)> = Vec::new();
-    let (mut downloaded, mut from_cache, mut resumed) = (0usize, 0usize, 0usize);
+    let (mut downloaded, mut reused, mut resumed) = (0usize, 0usize, 0usize);
     for (track, outcome) in tracks.iter().zip(outcomes) {
         match outcome {
             Outcome::Fetched(record, how) => {
                 match how {
                     How::Downloaded => downloaded += 1,
-                    How::FromCache => from_cache += 1,
+                    How::Reused => reused += 1,
                     How::Resumed => resumed += 1,
                 }
                 fetched.push((track, record));
@@ -614,7 +650,7 @@ fn report(
         .meta("fetched", fetched.len())
         .meta("failed", failed.len())
         .meta("downloaded", downloaded)
-        .meta("from_cache", from_cache)
+        .meta("reused", reused)
         .meta("resumed", resumed)
         .meta("bytes", bytes);
     if !failed.is_empty() {

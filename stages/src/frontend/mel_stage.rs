@@ -25,7 +25,10 @@
 //!
 //! Tracks run in parallel (rayon), one track per thread at a time, so memory
 //! stays bounded by the thread count. An interrupted attempt resumes from
-//! the mels it emitted.
+//! the mels it emitted, and a track whose audio (same id, same bytes) any
+//! mel node with the same parameters analysed before is reused
+//! ([`Sink::reuse_item`]); metadata counts `analysed` (all), `resumed` and
+//! `reused`.
 
 use std::sync::Arc;
 
@@ -60,8 +63,18 @@ struct Analysed {
 }
 
 enum Outcome {
-    Done(Analysed, bool),
+    Done(Analysed, How),
     Failed(String),
+}
+
+/// How an analysed track's mel came to be in the node.
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    Computed,
+    /// From an earlier, interrupted attempt at this node.
+    Resumed,
+    /// From another mel node with the same parameters, of the same audio.
+    Reused,
 }
 
 fn stream_end(end: StreamEnd) -> &'static str {
@@ -160,33 +173,48 @@ impl Stage for MelSpectrograms {
         let journal = Journal::<Analysed>::resume(ctx.sink, "mel")?;
         ctx.progress.set_total(ids.len() as u64);
 
-        let one =
-            |id: &String| -> Result<Outcome, StageError> {
-                let name = format!("mel/{id}");
-                if let Some(earlier) = journal.earlier(id) {
-                    if ctx.sink.has(&name) {
-                        return Ok(Outcome::Done(earlier.clone(), true));
-                    }
+        let one = |id: &String| -> Result<Outcome, StageError> {
+            let name = format!("mel/{id}");
+            if let Some(earlier) = journal.earlier(id) {
+                if ctx.sink.has(&name) {
+                    return Ok(Outcome::Done(earlier.clone(), How::Resumed));
                 }
-                let bytes = upstream.files.bytes(&format!("audio/{id}")).map_err(|e| {
-                    StageError::Input {
-                        slot: "audio".into(),
-                        reason: format!("node {}: {e}", upstream.node),
-                    }
-                })?;
-                let (mel, record) = match analyse(&bytes, max_seconds) {
-                    Ok(done) => done,
-                    Err(why) => return Ok(Outcome::Failed(why)),
-                };
-                drop(bytes);
-                let table = mel_table::to_table(&mel)?;
-                drop(mel);
-                ctx.sink
-                    .emit(&name, Output::Table(table))
-                    .map_err(|e| StageError::Data(format!("cannot store {name}: {e}")))?;
+            }
+            let audio = format!("audio/{id}");
+            let item = [
+                ItemSource::Text(id),
+                ItemSource::File {
+                    slot: "audio",
+                    file: &audio,
+                },
+            ];
+            let store_error = |e: String| StageError::Data(format!("cannot store {name}: {e}"));
+            let reused = ctx.sink.reuse_item(&item).map_err(store_error)?;
+            if let Some(record) = reused.and_then(|r| serde_json::from_value::<Analysed>(r).ok()) {
                 journal.add(id, record.clone())?;
-                Ok(Outcome::Done(record, false))
+                return Ok(Outcome::Done(record, How::Reused));
+            }
+            let bytes = upstream
+                .files
+                .bytes(&audio)
+                .map_err(|e| StageError::Input {
+                    slot: "audio".into(),
+                    reason: format!("node {}: {e}", upstream.node),
+                })?;
+            let (mel, record) = match analyse(&bytes, max_seconds) {
+                Ok(done) => done,
+                Err(why) => return Ok(Outcome::Failed(why)),
             };
+            drop(bytes);
+            let table = mel_table::to_table(&mel)?;
+            drop(mel);
+            let kept = serde_json::to_value(&record).expect("records serialise");
+            ctx.sink
+                .emit_item(&item, vec![(name.clone(), Output::Table(table))], &kept)
+                .map_err(store_error)?;
+            journal.add(id, record.clone())?;
+            Ok(Outcome::Done(record, How::Computed))
+        };
         let outcomes: Result<Vec<Outcome>, StageError> = ids
             .par_iter()
             .map(|id| {
@@ -203,11 +231,12 @@ impl Stage for MelSpectrograms {
 fn report(ids: &[String], outcomes: Vec<Outcome>) -> Result<Outputs, StageError> {
     let mut done: Vec<(&str, Analysed)> = Vec::new();
     let mut failed: Vec<(&str, String)> = Vec::new();
-    let mut resumed = 0usize;
+    let (mut resumed, mut reused) = (0usize, 0usize);
     for (id, outcome) in ids.iter().zip(outcomes) {
         match outcome {
-            Outcome::Done(record, was_resumed) => {
-                resumed += usize::from(was_resumed);
+            Outcome::Done(record, how) => {
+                resumed += usize::from(how == How::Resumed);
+                reused += usize::from(how == How::Reused);
                 done.push((id, record));
             }
             Outcome::Failed(why) => failed.push((id, why)),
@@ -332,6 +361,7 @@ fn report(ids: &[String], outcomes: Vec<Outcome>) -> Result<Outputs, StageError>
         .meta("analysed", done.len())
         .meta("failed", failed.len())
         .meta("resumed", resumed)
+        .meta("reused", reused)
         .meta("frames", frames);
     if !warnings.is_empty() {
         outputs = outputs.meta("warnings", warnings);

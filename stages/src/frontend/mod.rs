@@ -23,7 +23,6 @@
 //! ```
 
 mod access;
-mod cache;
 mod fetch;
 mod journal;
 mod mel_stage;
@@ -36,7 +35,6 @@ pub mod source;
 mod test_sink;
 
 pub use access::{mel_tracks, read_mel, read_scaler};
-pub use cache::ENV as FETCH_CACHE_ENV;
 pub use fetch::Fetch;
 pub use mel_stage::MelSpectrograms;
 pub use scaler_stage::FitScaler;
