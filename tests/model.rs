@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::fetch::{manifest_of, output_table, strings};
 use crate::support::*;
 
 /// The tiny corpus and its front end, then `extra` nodes.
@@ -211,4 +212,68 @@ fn the_engine_binary_leaves_libtorch_to_its_worker() {
     // With its worker, the same run trains and reuses the rest.
     let again = p.run(&["run", "--json"]).ok();
     assert_eq!(again.nodes("ran"), set(&["train_tag"]));
+}
+
+/// An untrained network and the vectors of a dataset given as a CSV of ids.
+const SUBSET_VECTORS: &str = r#"
+  - name: rand_tag
+    stage: train
+    params: {strategy: SS-R, sources: [tag], epochs: 0}
+    inputs: {mel: mel, scaler: scaler, tracks: labels_artist, targets: [z_tag]}
+  - name: subset
+    stage: load_table
+    params: {path: subset.csv}
+  - name: vectors
+    stage: extract
+    inputs: {model: rand_tag, mel: mel, scaler: scaler, dataset: subset}
+"#;
+
+/// The first `n` tracks, as a track manifest.
+fn subset(ids: &[String], uris: &[String], n: usize) -> String {
+    let mut csv = String::from("track_id,uri\n");
+    for (id, uri) in ids.iter().zip(uris).take(n) {
+        csv.push_str(&format!("{id},{uri}\n"));
+    }
+    csv
+}
+
+/// A target dataset that gains tracks extracts only the new ones (per-item
+/// reuse, issue 17), and its table has the bytes of a run from scratch.
+#[test]
+fn a_dataset_that_gains_five_tracks_extracts_five() {
+    let p = Project::new(&Backend::Local, "extract-items");
+    p.write("pipeline.yaml", &pipeline(SUBSET_VECTORS));
+    p.write("subset.csv", "track_id,uri\n");
+    let labels = p.run(&["run", "--only", "labels_ballroom", "--json"]).ok();
+    let ballroom = output_table(&p, &labels, "labels_ballroom", "table");
+    let (ids, uris) = (strings(&ballroom, "track_id"), strings(&ballroom, "uri"));
+    assert!(ids.len() >= 25, "{} ballroom tracks", ids.len());
+
+    p.write("subset.csv", &subset(&ids, &uris, 20));
+    let first = p.run(&["run", "--json"]).ok();
+    let meta = metadata(&p, &first.json(), "vectors");
+    assert_eq!(
+        (meta["tracks"].as_u64(), meta["reused"].as_u64()),
+        (Some(20), Some(0))
+    );
+
+    p.write("subset.csv", &subset(&ids, &uris, 25));
+    let more = p.run(&["run", "--json"]).ok();
+    assert_eq!(more.nodes("ran"), set(&["subset", "vectors"]));
+    let meta = metadata(&p, &more.json(), "vectors");
+    assert_eq!(
+        (meta["tracks"].as_u64(), meta["reused"].as_u64()),
+        (Some(25), Some(20))
+    );
+
+    let q = Project::new(&Backend::Local, "extract-items-fresh");
+    q.write("pipeline.yaml", &pipeline(SUBSET_VECTORS));
+    q.write("subset.csv", &subset(&ids, &uris, 25));
+    let fresh = q.run(&["run", "--json"]).ok();
+    assert_eq!(metadata(&q, &fresh.json(), "vectors")["reused"], 0);
+    assert_eq!(
+        manifest_of(&p, &more, "vectors")["files"],
+        manifest_of(&q, &fresh, "vectors")["files"],
+        "reused vectors differ from computed ones"
+    );
 }

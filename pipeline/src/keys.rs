@@ -110,8 +110,16 @@ mod tests {
     }
 
     #[derive(Deserialize)]
+    struct GoldenItem {
+        node: KeyMaterial,
+        item: Vec<String>,
+        key: String,
+    }
+
+    #[derive(Deserialize)]
     struct Table {
         keys: Vec<Golden>,
+        items: Vec<GoldenItem>,
         outputs_digests: Vec<GoldenDigest>,
     }
 
@@ -123,6 +131,14 @@ mod tests {
         assert!(table.keys.len() >= 3 && !table.outputs_digests.is_empty());
         for g in &table.keys {
             assert_eq!(g.material.key(), g.key, "key of {:?}", g.material);
+        }
+        assert!(!table.items.is_empty());
+        for g in &table.items {
+            let material = ItemMaterial {
+                node: &g.node,
+                item: g.item.clone(),
+            };
+            assert_eq!(material.key(), g.key, "item key of {:?}", g.item);
         }
         for g in &table.outputs_digests {
             let manifest = Manifest {

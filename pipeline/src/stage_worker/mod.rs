@@ -18,7 +18,7 @@ use stages::{
 };
 
 pub use serve::serve;
-use wire::{Call, Reply, Request};
+use wire::{Call, ItemPart, Reply, Request};
 
 /// The name of the worker binary, installed beside `pipeline`.
 pub const WORKER_BIN: &str = "pipeline-worker";
@@ -211,6 +211,34 @@ fn serve_call(ctx: &StageContext, call: Call, body: Vec<u8>) -> Result<(Reply, V
             Some(bytes) => (Reply::Data, bytes),
             None => (Reply::Nothing, Vec::new()),
         }),
+        Call::ReuseItem { item } => {
+            Ok(match ctx.sink.reuse_item(&ItemPart::as_sources(&item))? {
+                Some(record) => (
+                    Reply::Data,
+                    serde_json::to_vec(&record).expect("JSON values serialise"),
+                ),
+                None => (Reply::Nothing, Vec::new()),
+            })
+        }
+        Call::EmitItem {
+            item,
+            record,
+            files,
+        } => {
+            let mut outputs = Vec::new();
+            let mut rest = body.as_slice();
+            for file in files {
+                if file.len > rest.len() {
+                    return Err(format!("item file `{}` is cut short", file.name));
+                }
+                let (bytes, after) = rest.split_at(file.len);
+                outputs.push((file.name, wire::decode_output(file.kind, bytes.to_vec())?));
+                rest = after;
+            }
+            ctx.sink
+                .emit_item(&ItemPart::as_sources(&item), outputs, &record)?;
+            done
+        }
         Call::SetTotal { total } => {
             ctx.progress.set_total(total);
             done

@@ -6,9 +6,9 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use stages::{Output, Params, Registry, StageContext, Upstream, UpstreamFiles};
+use stages::{ItemSource, Output, Params, Registry, StageContext, Upstream, UpstreamFiles};
 
-use super::wire::{self, Call, Reply, Request};
+use super::wire::{self, Call, ItemFile, ItemPart, Reply, Request};
 
 /// The worker's stdin and stdout, one call (and its reply) at a time.
 struct Engine {
@@ -104,6 +104,39 @@ impl stages::Sink for RemoteSink {
             name: name.to_string(),
         };
         self.0.call(&call, &[])
+    }
+    fn reuse_item(&self, item: &[ItemSource]) -> Result<Option<serde_json::Value>, String> {
+        let call = Call::ReuseItem {
+            item: ItemPart::from_sources(item),
+        };
+        self.0
+            .call(&call, &[])?
+            .map(|body| serde_json::from_slice(&body).map_err(|e| format!("an item record: {e}")))
+            .transpose()
+    }
+    fn emit_item(
+        &self,
+        item: &[ItemSource],
+        files: Vec<(String, Output)>,
+        record: &serde_json::Value,
+    ) -> Result<(), String> {
+        let mut body = Vec::new();
+        let mut listed = Vec::new();
+        for (name, output) in files {
+            let (kind, bytes) = wire::encode_output(&output)?;
+            listed.push(ItemFile {
+                name,
+                kind,
+                len: bytes.len(),
+            });
+            body.extend(bytes);
+        }
+        let call = Call::EmitItem {
+            item: ItemPart::from_sources(item),
+            record: record.clone(),
+            files: listed,
+        };
+        self.0.call(&call, &body).map(drop)
     }
 }
 

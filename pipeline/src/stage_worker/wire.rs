@@ -58,6 +58,16 @@ pub enum Call {
     LoadCheckpoint {
         name: String,
     },
+    /// Answered with the item's record (body, JSON) or `Nothing`.
+    ReuseItem {
+        item: Vec<ItemPart>,
+    },
+    /// Body: the item's files, one after another, each `len` bytes.
+    EmitItem {
+        item: Vec<ItemPart>,
+        record: serde_json::Value,
+        files: Vec<ItemFile>,
+    },
     SetTotal {
         total: u64,
     },
@@ -92,8 +102,52 @@ impl Call {
                 | Call::Emitted { .. }
                 | Call::SaveCheckpoint { .. }
                 | Call::LoadCheckpoint { .. }
+                | Call::ReuseItem { .. }
+                | Call::EmitItem { .. }
         )
     }
+}
+
+/// One [`stages::ItemSource`], owned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ItemPart {
+    File { slot: String, file: String },
+    Text { text: String },
+}
+
+impl ItemPart {
+    pub fn from_sources(item: &[stages::ItemSource]) -> Vec<ItemPart> {
+        item.iter()
+            .map(|source| match *source {
+                stages::ItemSource::File { slot, file } => ItemPart::File {
+                    slot: slot.to_string(),
+                    file: file.to_string(),
+                },
+                stages::ItemSource::Text(text) => ItemPart::Text {
+                    text: text.to_string(),
+                },
+            })
+            .collect()
+    }
+
+    pub fn as_sources(parts: &[ItemPart]) -> Vec<stages::ItemSource<'_>> {
+        parts
+            .iter()
+            .map(|part| match part {
+                ItemPart::File { slot, file } => stages::ItemSource::File { slot, file },
+                ItemPart::Text { text } => stages::ItemSource::Text(text),
+            })
+            .collect()
+    }
+}
+
+/// One file of an [`Call::EmitItem`]: its part of the body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemFile {
+    pub name: String,
+    pub kind: Kind,
+    pub len: usize,
 }
 
 /// The engine's answer to a call that wants one.

@@ -93,7 +93,7 @@ pub const TRAIN: Declaration = Declaration {
 /// What the engine knows of `extract` without running it.
 pub const EXTRACT: Declaration = Declaration {
     name: "extract",
-    version: 2,
+    version: 3,
     doc: "The representation of every track of a target dataset: [mean, std] of fc-feature over 216-frame slices.",
     params: &[],
     inputs: &[

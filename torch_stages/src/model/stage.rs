@@ -31,7 +31,7 @@ use serde_json::json;
 use tch::Device;
 
 use super::data::{MelBank, SourceData};
-use super::extract::extract;
+use super::extract::track_vector;
 use super::net::{parameter_count, Network, TOPICS};
 use super::train::{train, Checkpoints, LogRow, TrainConfig, CHECKPOINT};
 use super::weights;
@@ -380,6 +380,54 @@ fn load_model(up: &Upstream) -> Result<(tch::nn::VarStore, Network), StageError>
     Ok((vs, net))
 }
 
+/// What alone determines a track's vector: the track, its mel, the
+/// network and the scaler (extract has no parameters).
+fn track_item<'a>(id: &'a str, mel_file: &'a str) -> [ItemSource<'a>; 5] {
+    [
+        ItemSource::Text(id),
+        ItemSource::File {
+            slot: "mel",
+            file: mel_file,
+        },
+        ItemSource::File {
+            slot: "model",
+            file: "weights",
+        },
+        ItemSource::File {
+            slot: "model",
+            file: "config",
+        },
+        ItemSource::File {
+            slot: "scaler",
+            file: "scaler",
+        },
+    ]
+}
+
+/// A vector as an item record: its floats' bits in hex, exact (NaN too).
+fn vector_record(vector: &[f32]) -> serde_json::Value {
+    let hex: String = vector
+        .iter()
+        .map(|x| format!("{:08x}", x.to_bits()))
+        .collect();
+    json!({ "vector": hex })
+}
+
+/// The vector an item record holds, if it has `width` floats.
+fn vector_from_record(record: &serde_json::Value, width: usize) -> Option<Vec<f32>> {
+    let hex = record["vector"].as_str()?;
+    if hex.len() != 8 * width || !hex.is_ascii() {
+        return None;
+    }
+    (0..width)
+        .map(|i| {
+            u32::from_str_radix(&hex[8 * i..8 * (i + 1)], 16)
+                .ok()
+                .map(f32::from_bits)
+        })
+        .collect()
+}
+
 impl Stage for Extract {
     stages::declared!(EXTRACT);
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
@@ -392,33 +440,65 @@ impl Stage for Extract {
                 "none of the {total} dataset tracks has a mel"
             )));
         }
+        let width = 2 * net.representation_dim() as usize;
+        ctx.progress.set_total(present.len() as u64);
+        let store_error = |e: String| StageError::Data(format!("cannot keep track vectors: {e}"));
+        // Vectors that a node with this network, scaler and mel extracted
+        // before; the others are computed (and kept for the next node).
+        let mut known: Vec<Option<Vec<f32>>> = present
+            .par_iter()
+            .map(|id| {
+                let mel_file = format!("mel/{id}");
+                let record = ctx
+                    .sink
+                    .reuse_item(&track_item(id, &mel_file))
+                    .map_err(store_error)?;
+                Ok(record.and_then(|r| vector_from_record(&r, width)))
+            })
+            .collect::<Result<_, StageError>>()?;
+        let todo: Vec<String> = present
+            .iter()
+            .zip(&known)
+            .filter(|(_, v)| v.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let reused = present.len() - todo.len();
+        ctx.progress.advance(reused as u64);
         let scaler = read_scaler(ctx.input("scaler")?, "scaler")?;
-        let bank = load_bank(ctx, &present, &scaler)?;
-        ctx.progress.set_total(bank.len() as u64);
-        let vectors =
-            extract(&net, &bank, device(), &mut || ctx.progress.advance(1)).map_err(data_error)?;
-        let width = 2 * net.representation_dim() as i32;
+        let bank = load_bank(ctx, &todo, &scaler)?;
+        let mut computed = known.iter_mut().filter(|v| v.is_none());
+        for (i, id) in bank.ids.iter().enumerate() {
+            let vector = track_vector(&net, &bank, i, device()).map_err(data_error)?;
+            let mel_file = format!("mel/{id}");
+            ctx.sink
+                .emit_item(&track_item(id, &mel_file), vec![], &vector_record(&vector))
+                .map_err(store_error)?;
+            *computed.next().expect("a slot per computed track") = Some(vector);
+            ctx.progress.advance(1);
+        }
+        let vectors: Vec<f32> = known.into_iter().flatten().flatten().collect();
         let item = Arc::new(Field::new("item", DataType::Float32, false));
         let list = FixedSizeListArray::try_new(
             item.clone(),
-            width,
+            width as i32,
             Arc::new(Float32Array::from(vectors)),
             None,
         )?;
         let schema = Schema::new(vec![
             Field::new("track_id", DataType::Utf8, false),
-            Field::new("vector", DataType::FixedSizeList(item, width), false),
+            Field::new("vector", DataType::FixedSizeList(item, width as i32), false),
         ]);
         let table = RecordBatch::try_new(
             Arc::new(schema),
             vec![
-                Arc::new(StringArray::from_iter_values(&bank.ids)),
+                Arc::new(StringArray::from_iter_values(&present)),
                 Arc::new(list),
             ],
         )?;
         let mut outputs = Outputs::default()
             .table("vectors", table)
-            .meta("tracks", bank.len())
+            .meta("tracks", present.len())
+            .meta("reused", reused)
             .meta("dim", width)
             .meta("missing", missing.len());
         if let Some(w) = missing_warning(&missing, total, "dataset tracks") {
