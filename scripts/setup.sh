@@ -50,6 +50,13 @@ if [ "${1:-}" = "--test" ] && [ ! -x "$S3S" ]; then
 fi
 export S3S_FS="$S3S"
 
+# A one-host Slurm cluster's binaries, for the cluster tests (which skip
+# with a printed reason where they cannot be installed).
+if [ "${1:-}" = "--test" ]; then
+  bash "$(dirname "${BASH_SOURCE[0]}")/slurm-cluster.sh" install ||
+    echo "setup: could not install Slurm; the cluster tests will skip" >&2
+fi
+
 # Headless Chromium, for the test that renders the report; the test skips
 # with a printed reason where this cannot be installed.
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then

@@ -1,5 +1,6 @@
 //! End-to-end tests of the engine: the real binary on real stores.
 
+mod cluster;
 mod commands;
 mod contracts;
 mod cutoff;

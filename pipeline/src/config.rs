@@ -31,6 +31,12 @@ pub struct Config {
     /// should fail at once, not fill the memory.
     #[serde(default)]
     pub max_nodes: Option<usize>,
+    /// Where nodes run: `local` (default) or `slurm`.
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// Job requests and retries for a cluster executor.
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterConfig,
     pub nodes: Vec<NodeTemplate>,
     /// The directory the file lives in; relative paths start here.
     #[serde(skip)]

@@ -25,6 +25,8 @@ pub enum BlobCheck {
     Recorded(Verified),
     /// Listed with the right size, nothing read (what `status` shows).
     Listed(HashMap<String, u64>),
+    /// Read and re-hashed, every one (a cluster job, which keeps no record).
+    Rehashed,
 }
 
 impl BlobCheck {
@@ -87,6 +89,7 @@ pub async fn judge(
                 },
                 None => BlobState::Missing,
             },
+            BlobCheck::Rehashed => store.primary().check_blob(&file.blake3).await?,
         };
         match state {
             BlobState::Ok => {}

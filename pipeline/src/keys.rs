@@ -15,7 +15,7 @@ use crate::plan::PlannedNode;
 
 /// Exactly what a key is computed from: nothing else may change a result.
 /// Changing this format changes every key; `golden_keys.json` holds it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyMaterial {
     pub stage: String,
     pub version: u32,

@@ -1,8 +1,10 @@
 //! The engine: `pipeline.yaml` -> a plan of content-hashed nodes -> a run
 //! on dagrs against a content-addressed store.
 
+pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod exec_node;
 pub mod execute;
 mod expand;
 pub mod freshness;
@@ -27,7 +29,7 @@ use storage::{ManifestKey, Store};
 
 pub use config::Config;
 pub use error::{PipelineError, Result};
-pub use execute::{Outcome, RunOptions, RunReport};
+pub use execute::{Executor, Outcome, RunOptions, RunReport};
 pub use plan::Plan;
 pub use refs::Refs;
 
@@ -45,11 +47,7 @@ pub struct StoreChoice {
 /// primary store and the optional remote behind it.
 pub fn open_store(config: &Config, choice: &StoreChoice) -> Result<ArtifactStore> {
     let base = &config.base_dir;
-    let location = choice
-        .store
-        .clone()
-        .or_else(|| config.store.clone())
-        .unwrap_or_else(|| DEFAULT_STORE.to_string());
+    let location = store_location(config, choice);
     let key = ManifestKey::from_env()?;
     let primary = Store::open(&location, base)?.with_manifest_key(key.clone());
     let remote = match choice.remote.clone().or_else(|| config.remote.clone()) {
@@ -59,11 +57,22 @@ pub fn open_store(config: &Config, choice: &StoreChoice) -> Result<ArtifactStore
     Ok(ArtifactStore::new(primary, remote))
 }
 
+/// The primary store's location, as given.
+pub fn store_location(config: &Config, choice: &StoreChoice) -> String {
+    choice
+        .store
+        .clone()
+        .or_else(|| config.store.clone())
+        .unwrap_or_else(|| DEFAULT_STORE.to_string())
+}
+
 /// A loaded pipeline: its config, plan, store and state directory.
 pub struct Workspace {
     pub config: Config,
     pub plan: Arc<Plan>,
     pub store: ArtifactStore,
+    /// The primary store's location, as given (what cluster jobs open).
+    pub store_location: String,
     pub refs: Refs,
     pub state_dir: PathBuf,
 }
@@ -74,8 +83,10 @@ impl Workspace {
         let config = Config::load(path)?;
         let plan = Arc::new(Plan::build(&config, registry)?);
         let store = open_store(&config, choice)?;
+        let store_location = store_location(&config, choice);
         let state_dir = config.base_dir.join(".pipeline");
         Ok(Workspace {
+            store_location,
             refs: Refs::new(&state_dir),
             config,
             plan,
@@ -89,6 +100,26 @@ impl Workspace {
     pub async fn probe(&self) -> Result<()> {
         self.store.primary().get_manifest("probe").await?;
         Ok(())
+    }
+
+    /// The executor `flag` (else pipeline.yaml's `executor:`) names; a
+    /// cluster one is checked before anything is submitted.
+    pub fn executor(&self, flag: Option<&str>) -> Result<Executor> {
+        let name = flag.or(self.config.executor.as_deref()).unwrap_or("local");
+        match name {
+            "local" => Ok(Executor::Local),
+            "slurm" => Ok(Executor::Cluster(Arc::new(cluster::Cluster::new(
+                Arc::new(cluster::slurm::Slurm),
+                self.store.clone(),
+                &self.store_location,
+                self.config.cluster.clone(),
+                &self.plan,
+                self.state_dir.join("jobs"),
+            )?))),
+            other => Err(PipelineError::Usage(format!(
+                "unknown executor `{other}` (executors: local, slurm)"
+            ))),
+        }
     }
 
     /// Brings the plan up to date, holding a run lease on each store so

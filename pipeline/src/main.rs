@@ -56,6 +56,10 @@ enum Command {
         /// ones: exit 1, naming them, if any differ (non-determinism).
         #[arg(long, conflicts_with_all = ["frozen", "force"])]
         check: bool,
+        /// Where nodes run: local (this process) or slurm (one job per
+        /// node over the shared S3 store); overrides `executor:`.
+        #[arg(long)]
+        executor: Option<String>,
     },
     /// Per node: cached, to run, or waiting on an upstream; and why.
     Status {
@@ -86,6 +90,12 @@ enum Command {
     Export {
         node: String,
         dir: std::path::PathBuf,
+    },
+    /// Compute one node from its spec in the store (what a cluster job
+    /// runs; `--store` names the store).
+    ExecNode {
+        /// The node's key: its spec is a checkpoint under it.
+        key: String,
     },
     /// A node's manifest and a preview of its tables.
     Show {
@@ -151,6 +161,18 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
         store: cli.store,
         remote: cli.remote,
     };
+    if let Command::ExecNode { key } = &cli.command {
+        // A cluster job has only the store: no pipeline.yaml.
+        let location = choice.store.as_deref().ok_or_else(|| {
+            PipelineError::Usage("exec-node needs --store (the store the spec is in)".into())
+        })?;
+        let primary = storage::Store::open(location, &std::env::current_dir().unwrap_or_default())?
+            .with_manifest_key(storage::ManifestKey::from_env()?);
+        let store = pipeline::ArtifactStore::new(primary, None);
+        pipeline::exec_node::exec_node(store, key, &pipeline::stage_worker::engine_registry())
+            .await?;
+        return Ok(0);
+    }
     if let Command::Verify { json } = cli.command {
         // Verifying a store needs no plan: it may hold other pipelines' nodes.
         let store = pipeline::open_store(&pipeline::Config::load(&cli.file)?, &choice)?;
@@ -174,7 +196,9 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             json,
             frozen,
             check,
+            executor,
         } => {
+            let executor = ws.executor(executor.as_deref())?;
             let opts = RunOptions {
                 jobs: ws.jobs(jobs),
                 only,
@@ -182,8 +206,20 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
                 progress: !json,
                 frozen,
                 check,
+                executor: executor.clone(),
             };
-            let report = ws.run(&opts).await?;
+            let report = match &executor {
+                pipeline::Executor::Local => ws.run(&opts).await?,
+                // Ctrl-C cancels this run's jobs; what they committed stays.
+                pipeline::Executor::Cluster(cluster) => tokio::select! {
+                    report = ws.run(&opts) => report?,
+                    _ = tokio::signal::ctrl_c() => {
+                        cluster.cancel_all();
+                        eprintln!("pipeline: interrupted; this run's jobs are cancelled");
+                        return Ok(130);
+                    }
+                },
+            };
             if json {
                 let text = serde_json::to_string_pretty(&report).expect("reports serialise");
                 writeln!(Stdout::default(), "{text}").map_err(PipelineError::Output)?;
@@ -231,6 +267,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
             Ok(0)
         }
         Command::Verify { json } => verify(&ws.store, json).await,
+        Command::ExecNode { .. } => unreachable!("exec-node runs without a pipeline"),
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
             let report = pipeline::gc::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;

@@ -1,0 +1,299 @@
+//! The Slurm executor on a real one-host Slurm 22.05 cluster
+//! (`scripts/slurm-cluster.sh`) over s3s-fs (issue 18): the same keys and
+//! bytes as a local run, a second run submits nothing, a failing job is
+//! retried then named with its log, and bad input fails before anything
+//! is submitted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// A cluster of its own, stopped when dropped.
+struct Slurm {
+    dir: tempfile::TempDir,
+    /// SLURM_CONF, LD_LIBRARY_PATH and PATH for its client commands.
+    env: Vec<(String, String)>,
+}
+
+fn script() -> String {
+    format!("{}/../scripts/slurm-cluster.sh", env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Slurm {
+    /// None, with the reason printed, where Slurm cannot be installed here.
+    fn start() -> Option<Slurm> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                why.contains("cannot install") || why.contains("cannot download"),
+                "the cluster did not start: {why}"
+            );
+            eprintln!("skipped: no Slurm here: {why}");
+            return None;
+        }
+        let shown = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}/env.sh && printf '%s\\n%s\\n%s' \"$SLURM_CONF\" \"$LD_LIBRARY_PATH\" \"$PATH\"",
+                dir.path().display()
+            ))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(shown.stdout).unwrap();
+        let values: Vec<&str> = text.lines().collect();
+        let env = ["SLURM_CONF", "LD_LIBRARY_PATH", "PATH"]
+            .iter()
+            .zip(values)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Slurm { dir, env })
+    }
+
+    fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn run(&self, p: &Project, args: &[&str]) -> Ran {
+        self.apply(&mut p.command(args)).output().unwrap().into()
+    }
+
+    /// How many jobs the cluster has seen.
+    fn jobs(&self) -> usize {
+        let out = self
+            .apply(&mut Command::new("squeue"))
+            .args(["--states=all", "-h", "-o", "%i"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+const STUDY: &str = r#"
+nodes:
+  - name: corpus
+    stage: synth_audio
+    params: {preset: tiny, seed: 5}
+  - name: audio
+    stage: fetch
+    inputs: {tracks: corpus, files: corpus}
+  - name: mel
+    stage: mel
+    inputs: {audio: audio}
+  - name: labels_{table}
+    stage: synth_table
+    foreach: {table: [tag, artist]}
+    params: {preset: tiny, seed: 5, table: "{table}"}
+  - name: scaler
+    stage: scaler
+    inputs: {mel: mel, tracks: labels_artist}
+  - name: z_tag
+    stage: factorize
+    params: {source: tag, iterations: 10}
+    inputs: {labels: labels_tag}
+  - name: extra
+    stage: read_csv
+    params: {path: extra.csv}
+"#;
+
+/// Manifest key -> its files' digests, as the store holds them.
+fn committed(p: &Project) -> BTreeMap<String, Value> {
+    p.manifest_keys()
+        .into_iter()
+        .map(|key| {
+            let text = std::fs::read_to_string(p.store_dir().join(format!("manifests/{key}.json")))
+                .unwrap();
+            let sealed: Value = serde_json::from_str(&text).unwrap();
+            (key, sealed["manifest"]["files"].clone())
+        })
+        .collect()
+}
+
+fn blobs(store: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(store.join("blobs")).unwrap().flatten() {
+        for blob in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            out.push(blob.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| match e.path() {
+            p if p.is_dir() => files_under(&p),
+            p => vec![p],
+        })
+        .collect()
+}
+
+#[test]
+fn slurm_leaves_the_store_a_local_run_leaves_and_resubmits_nothing() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let on_cluster = Project::new(&server.backend(), "on-slurm");
+    let here = Project::new(&server.backend(), "here");
+    for p in [&on_cluster, &here] {
+        p.write("pipeline.yaml", STUDY);
+        p.write("extra.csv", "a,b\n1,2\n");
+    }
+    let ran = slurm
+        .run(&on_cluster, &["run", "--executor", "slurm", "--json"])
+        .ok();
+    assert_eq!(ran.nodes("ran").len(), 8, "{}", ran.stderr);
+    assert!(ran.stderr.contains("queued mel (job "), "{}", ran.stderr);
+    let submitted = slurm.jobs();
+    assert_eq!(submitted, 8);
+    here.run(&["run", "--json"]).ok();
+    assert_eq!(committed(&on_cluster), committed(&here));
+    assert_eq!(blobs(&on_cluster.store_dir()), blobs(&here.store_dir()));
+    // The jobs' specs and files went with their checkpoints (s3s-fs may
+    // keep the emptied directories).
+    let left = files_under(&on_cluster.store_dir().join("checkpoints"));
+    assert!(left.is_empty(), "checkpoints left: {left:?}");
+
+    let again = slurm
+        .run(&on_cluster, &["run", "--executor", "slurm", "--json"])
+        .ok();
+    assert!(again.nodes("ran").is_empty());
+    assert_eq!(slurm.jobs(), submitted, "a cached run submitted jobs");
+    on_cluster.run(&["verify"]).ok();
+}
+
+#[test]
+fn a_failing_job_is_retried_then_named_with_its_log_and_the_rest_commits() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let p = Project::new(&server.backend(), "failing");
+    p.write(
+        "pipeline.yaml",
+        r#"
+cluster:
+  retries: 1
+nodes:
+  - name: good
+    stage: read_csv
+    params: {path: good.csv}
+  - name: bad
+    stage: load_table
+    params: {path: bad.csv}
+"#,
+    );
+    p.write("good.csv", "a\n1\n");
+    p.write("bad.csv", "track_id\nt1\n");
+    let out = slurm.run(&p, &["run", "--executor", "slurm", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.nodes("ran"), set(&["good"]));
+    assert_eq!(out.nodes("failed"), set(&["bad"]));
+    let error = out.json()["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "bad")
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("2 attempt(s) failed"), "{error}");
+    assert_eq!(
+        error.matches("ended FAILED without committing").count(),
+        2,
+        "{error}"
+    );
+    // The log's tail carries the stage's own error.
+    assert!(error.contains("column `uri`: missing"), "{error}");
+    assert_eq!(slurm.jobs(), 3);
+}
+
+#[test]
+fn bad_cluster_input_fails_before_anything_is_submitted() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let p = Project::new(&server.backend(), "bad-input");
+    let one = "nodes:\n  - {name: a, stage: read_csv, params: {path: a.csv}}\n";
+    p.write("a.csv", "a\n1\n");
+    let cases: [(&str, &str); 4] = [
+        ("cluster: {partition: nowhere}\n", "no partition `nowhere`"),
+        (
+            "cluster: {resources: {read_csv: {mem: lots}}}\n",
+            "cluster.resources.read_csv.mem: `lots` is not a memory size",
+        ),
+        (
+            "cluster: {resources: {read_csv: {time: 1h}}}\n",
+            "cluster.resources.read_csv.time: `1h`",
+        ),
+        (
+            "cluster: {resources: {trian: {cpus: 2}}}\n",
+            "cluster.resources.trian.stage: no such stage",
+        ),
+    ];
+    for (section, message) in cases {
+        p.write("pipeline.yaml", &format!("{section}{one}"));
+        let out = slurm.run(&p, &["run", "--executor", "slurm"]);
+        assert_eq!(out.code, 2, "{section}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{section}: {}", out.stderr);
+    }
+    p.write("pipeline.yaml", one);
+    // A store on this machine's disk: the jobs could not reach it.
+    let local = Project::new(&Backend::Local, "bad-input-local");
+    local.write("pipeline.yaml", one);
+    local.write("a.csv", "a\n1\n");
+    let out = slurm.run(&local, &["run", "--executor", "slurm"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cluster's jobs cannot reach"),
+        "{}",
+        out.stderr
+    );
+    // No sbatch on PATH.
+    let out: Ran = p
+        .command(&["run", "--executor", "slurm"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sbatch is not on PATH"),
+        "{}",
+        out.stderr
+    );
+    let out = slurm.run(&p, &["run", "--executor", "kubernetes"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("unknown executor `kubernetes`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(slurm.jobs(), 0, "bad input submitted jobs");
+    assert!(p.manifest_keys().is_empty());
+}
