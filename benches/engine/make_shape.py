@@ -36,7 +36,8 @@ stages.append(
     f"  gather:\n    cmd: cat {ends_files} > out/gather.csv\n"
     f"    deps: [{', '.join(f'out/{e}.csv' for e in ends)}]\n    outs: [out/gather.csv]\n"
 )
-(out / "pipeline.yaml").write_text("jobs: 2\nnodes:\n" + "".join(nodes))
+# Above the default max_nodes (100,000) on purpose at the largest shape.
+(out / "pipeline.yaml").write_text("jobs: 2\nmax_nodes: 1000000\nnodes:\n" + "".join(nodes))
 if dvc:
     (out / "out").mkdir(exist_ok=True)
     (out / "dvc.yaml").write_text("stages:\n" + "".join(stages))
