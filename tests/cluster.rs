@@ -1,15 +1,17 @@
 //! The Slurm executor on a real one-host Slurm 22.05 cluster
 //! (`scripts/slurm-cluster.sh`) over s3s-fs (issue 18): the same keys and
-//! bytes as a local run, a second run submits nothing, a failing job is
-//! retried then named with its log, and bad input fails before anything
-//! is submitted.
+//! bytes as a local run, a second run submits nothing, a failing or
+//! cancelled job is retried (then named with its log), a killed submitter
+//! loses nothing, and bad input fails before anything is submitted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::fetch::{payload, FaultServer};
 use crate::support::*;
 
 /// A cluster of its own, stopped when dropped.
@@ -296,4 +298,108 @@ fn bad_cluster_input_fails_before_anything_is_submitted() {
     );
     assert_eq!(slurm.jobs(), 0, "bad input submitted jobs");
     assert!(p.manifest_keys().is_empty());
+}
+
+/// A fetch whose first request for the track hangs (the file server's
+/// `slow` mode), so that its job is caught running.
+const SLOW_FETCH: &str = r#"
+nodes:
+  - name: tracks
+    stage: load_table
+    params: {path: tracks.csv}
+  - name: audio
+    stage: fetch
+    params: {timeout_s: 300, retries: 0}
+    inputs: {tracks: tracks}
+"#;
+
+fn slow_project(server: &S3Server, files: &FaultServer, name: &str) -> Project {
+    let p = Project::new(&server.backend(), name);
+    files.serve("t1.wav", &payload("t1", 4096));
+    p.write("pipeline.yaml", SLOW_FETCH);
+    p.write(
+        "tracks.csv",
+        &format!("track_id,uri\nt1,{}\n", files.url("slow", "t1.wav")),
+    );
+    p
+}
+
+impl Slurm {
+    /// Starts `pipeline run --executor slurm --json` and waits until the
+    /// fetch job's request reaches the file server.
+    fn start_run(&self, p: &Project, files: &FaultServer) -> std::process::Child {
+        let child = self
+            .apply(&mut p.command(&["run", "--executor", "slurm", "--json"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_until(Duration::from_secs(120), || !files.requests().is_empty()),
+            "the fetch job never asked for the track"
+        );
+        child
+    }
+
+    fn running(&self) -> Vec<String> {
+        let out = self
+            .apply(&mut Command::new("squeue"))
+            .args(["-h", "-t", "RUNNING,PENDING", "-o", "%i"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+#[test]
+fn a_job_cancelled_mid_run_is_submitted_again_and_its_node_commits() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let files = FaultServer::start(600.0);
+    let p = slow_project(&server, &files, "cancelled");
+    let child = slurm.start_run(&p, &files);
+    let running = slurm.running();
+    assert_eq!(running.len(), 1, "{running:?}");
+    slurm
+        .apply(&mut Command::new("scancel"))
+        .args(&running)
+        .status()
+        .unwrap();
+    let out: Ran = child.wait_with_output().unwrap().into();
+    let out = out.ok();
+    assert!(out.nodes("ran").contains("audio"));
+    assert!(
+        out.stderr.contains("queued audio (job ") && out.stderr.contains("attempt 2 of 3"),
+        "{}",
+        out.stderr
+    );
+    // The second job asked again, and the server answered at once.
+    assert_eq!(files.requests().len(), 2);
+    p.run(&["verify"]).ok();
+}
+
+#[test]
+fn a_killed_submitter_loses_nothing_and_the_next_run_submits_only_what_is_missing() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let files = FaultServer::start(5.0);
+    let p = slow_project(&server, &files, "killed");
+    let mut child = slurm.start_run(&p, &files);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The job outlives its submitter and commits the node.
+    assert!(
+        wait_until(Duration::from_secs(120), || slurm.running().is_empty()),
+        "the orphaned job never ended"
+    );
+    let jobs = slurm.jobs();
+    let again = slurm
+        .run(&p, &["run", "--executor", "slurm", "--json"])
+        .ok();
+    assert!(again.nodes("ran").is_empty(), "{}", again.stderr);
+    assert_eq!(slurm.jobs(), jobs, "a committed node was submitted again");
+    p.run(&["verify"]).ok();
 }
