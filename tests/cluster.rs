@@ -255,7 +255,7 @@ fn bad_cluster_input_fails_before_anything_is_submitted() {
         ),
         (
             "cluster: {resources: {trian: {cpus: 2}}}\n",
-            "cluster.resources.trian.stage: no such stage",
+            "cluster.resources.trian.stage: no node of this pipeline runs it",
         ),
     ];
     for (section, message) in cases {

@@ -36,7 +36,7 @@ pub struct Config {
     pub executor: Option<String>,
     /// Job requests and retries for a cluster executor.
     #[serde(default)]
-    pub cluster: crate::cluster::ClusterConfig,
+    pub cluster: crate::cluster::resources::ClusterConfig,
     pub nodes: Vec<NodeTemplate>,
     /// The directory the file lives in; relative paths start here.
     #[serde(skip)]

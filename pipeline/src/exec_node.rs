@@ -12,8 +12,9 @@ use storage::{ArtifactStore, ManifestState};
 
 use crate::cluster::{source_checkpoint, SPEC};
 use crate::error::{PipelineError, Result};
-use crate::execute::{Computer, NodeSpec};
+use crate::execute::Computer;
 use crate::freshness::BlobCheck;
+use crate::spec::NodeSpec;
 
 pub async fn exec_node(store: ArtifactStore, key: &str, registry: &Registry) -> Result<()> {
     let primary = store.primary();

@@ -15,6 +15,7 @@ pub mod ops;
 mod params;
 pub mod plan;
 pub mod refs;
+pub mod spec;
 pub mod stage_worker;
 pub mod status;
 pub mod verified;
@@ -113,7 +114,12 @@ impl Workspace {
                 self.store.clone(),
                 &self.store_location,
                 self.config.cluster.clone(),
-                &self.plan,
+                &self
+                    .plan
+                    .nodes
+                    .iter()
+                    .map(|n| n.stage.name())
+                    .collect::<Vec<_>>(),
                 self.state_dir.join("jobs"),
             )?))),
             other => Err(PipelineError::Usage(format!(

@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 use storage::{ArtifactStore, Manifest, ManifestState};
 
 use crate::error::{PipelineError, Result};
-use crate::execute::NodeSpec;
-use crate::plan::Plan;
+use crate::spec::NodeSpec;
 pub use resources::{ClusterConfig, Resources};
 
 /// One job: a command and what it asks the cluster for.
@@ -103,14 +102,14 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// Checks, before anything is submitted, that the jobs can run: the
-    /// engine answers, every stage's request parses, the partitions exist
+    /// engine answers, the request of every stage in `stages` parses, the partitions exist
     /// and the store is one the jobs can reach.
     pub fn new(
         engine: Arc<dyn ClusterEngine>,
         store: ArtifactStore,
         store_url: &str,
         config: ClusterConfig,
-        plan: &Plan,
+        stages: &[&str],
         log_dir: PathBuf,
     ) -> Result<Cluster> {
         if !store_url.starts_with("s3://") {
@@ -120,10 +119,9 @@ impl Cluster {
                 engine.name()
             )));
         }
-        let stages: Vec<&str> = plan.nodes.iter().map(|n| n.stage.name()).collect();
-        config.check_stages(&stages)?;
+        config.check_stages(stages)?;
         let mut partitions = std::collections::BTreeSet::new();
-        for stage in &stages {
+        for stage in stages {
             if let Some(p) = config.resources(stage)?.partition {
                 partitions.insert(p);
             }

@@ -91,11 +91,16 @@ impl ClusterConfig {
         Ok(merged)
     }
 
-    /// Every stage named under `resources:` must exist.
+    /// Every stage named under `resources:` must be one that `known` (the
+    /// stages of the plan) has: a typo would otherwise go unnoticed.
     pub fn check_stages(&self, known: &[&str]) -> Result<()> {
         for stage in self.resources.keys() {
             if !known.contains(&stage.as_str()) {
-                return Err(bad(stage, "stage", "no such stage".into()));
+                return Err(bad(
+                    stage,
+                    "stage",
+                    "no node of this pipeline runs it".into(),
+                ));
             }
         }
         Ok(())

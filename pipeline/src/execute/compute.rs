@@ -4,52 +4,17 @@
 //! why everything it needs is in the [`NodeSpec`] or the store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stages::{Outputs, Params, Stage, StageContext, Upstream};
-use storage::{table, ArtifactStore, FileRef, Manifest};
+use storage::{ArtifactStore, FileRef, Manifest};
 
-use super::sink::{ItemKeys, StoreSink, StoredFiles};
+use super::sink::{encode, ItemKeys, StoreSink, StoredFiles};
 use crate::error::{PipelineError, Result};
 use crate::freshness::{retry_pending, BlobCheck};
-use crate::keys::KeyMaterial;
-
-/// One upstream node as a spec names it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UpstreamRef {
-    pub node: String,
-    /// The key of its manifest in the store.
-    pub key: String,
-}
-
-/// Everything a node's computation needs besides the store: what a cluster
-/// job reads (from the store) to run the node exactly as `pipeline run`
-/// would.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NodeSpec {
-    pub node: String,
-    pub stage: String,
-    pub stage_version: u32,
-    /// Canonical parameters, as the manifest records them.
-    pub params: Map<String, Value>,
-    pub key: String,
-    /// The key material without inputs: what the node's items are keyed by.
-    pub material: KeyMaterial,
-    /// Slot -> the upstream nodes, in config order.
-    pub inputs: BTreeMap<String, Vec<UpstreamRef>>,
-    /// Slot -> the outputs digests the key was made from.
-    pub input_digests: BTreeMap<String, Vec<String>>,
-    /// File parameter -> blake3 of its bytes (a blob in the store).
-    pub sources: BTreeMap<String, String>,
-    pub base_dir: PathBuf,
-    pub local_roots: Vec<PathBuf>,
-    /// Whether a stale manifest at `key` (and damaged blobs) are replaced.
-    pub replace: bool,
-}
+use crate::spec::NodeSpec;
 
 /// Where a node reads its upstream outputs and how it judges reused blobs.
 pub struct Computer {
@@ -229,20 +194,6 @@ async fn recheck(
         }
     }
     Ok(())
-}
-
-/// An output file as stored bytes and its format.
-pub(super) fn encode(name: &str, output: stages::Output) -> Result<(bytes::Bytes, &'static str)> {
-    Ok(match output {
-        stages::Output::Table(batch) => (table::to_parquet(name, &batch)?, "parquet"),
-        stages::Output::Json(value) => (
-            serde_json::to_vec_pretty(&value)
-                .expect("JSON values serialise")
-                .into(),
-            "json",
-        ),
-        stages::Output::Bytes(bytes) => (bytes.into(), "bytes"),
-    })
 }
 
 /// A node's bar; messages are shown after the node's name.

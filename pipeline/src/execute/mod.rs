@@ -21,12 +21,13 @@ use crate::freshness::{judge, BlobCheck, Freshness, MISSING};
 use crate::keys::{input_digests, KeyMaterial};
 use crate::plan::{Plan, PlannedNode};
 use crate::refs::{explain, NodeRecord, Refs};
+use crate::spec::{NodeSpec, UpstreamRef};
 use crate::verified::Verified;
 
 mod compute;
 mod sink;
 
-pub use compute::{Computer, NodeSpec, UpstreamRef};
+pub use compute::Computer;
 
 /// Where the nodes that must run are computed; the scheduler decides which.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use stages::{ItemSource, UpstreamFiles};
 use storage::{table, ArtifactStore, BlobState, FileRef, ItemRecord, Manifest};
 
-use super::compute::encode;
 use crate::error::Result;
 use crate::freshness::BlobCheck;
 use crate::keys::{ItemMaterial, KeyMaterial};
@@ -267,4 +266,18 @@ impl UpstreamFiles for StoredFiles {
     fn bytes(&self, file: &str) -> Result<Vec<u8>, String> {
         self.load(file).map(|b| b.to_vec())
     }
+}
+
+/// An output file as stored bytes and its format.
+pub(super) fn encode(name: &str, output: stages::Output) -> Result<(bytes::Bytes, &'static str)> {
+    Ok(match output {
+        stages::Output::Table(batch) => (table::to_parquet(name, &batch)?, "parquet"),
+        stages::Output::Json(value) => (
+            serde_json::to_vec_pretty(&value)
+                .expect("JSON values serialise")
+                .into(),
+            "json",
+        ),
+        stages::Output::Bytes(bytes) => (bytes.into(), "bytes"),
+    })
 }
