@@ -1,8 +1,9 @@
 //! The Slurm executor on a real one-host Slurm 22.05 cluster
 //! (`scripts/slurm-cluster.sh`) over s3s-fs (issue 18): the same keys and
 //! bytes as a local run, a second run submits nothing, a failing or
-//! cancelled job is retried (then named with its log), a killed submitter
-//! loses nothing, and bad input fails before anything is submitted.
+//! cancelled job is retried (then named with its log), a job over its
+//! time limit is named TIMEOUT with the limit, a killed submitter loses
+//! nothing, and bad input fails before anything is submitted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -402,4 +403,29 @@ fn a_killed_submitter_loses_nothing_and_the_next_run_submits_only_what_is_missin
     assert!(again.nodes("ran").is_empty(), "{}", again.stderr);
     assert_eq!(slurm.jobs(), jobs, "a committed node was submitted again");
     p.run(&["verify"]).ok();
+}
+
+#[test]
+fn a_job_over_its_time_limit_is_reported_as_timeout_with_the_limit() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let files = FaultServer::start(600.0);
+    let p = slow_project(&server, &files, "timeout");
+    p.write(
+        "pipeline.yaml",
+        &format!("cluster: {{retries: 0, resources: {{fetch: {{time: '1'}}}}}}\n{SLOW_FETCH}"),
+    );
+    let out = slurm.run(&p, &["run", "--executor", "slurm", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.nodes("failed"), set(&["audio"]));
+    assert!(
+        out.stderr
+            .contains("ended TIMEOUT without committing (time limit 1)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        p.manifest_keys().len() == 1,
+        "the tracks node stays committed"
+    );
 }
