@@ -136,27 +136,12 @@ fn committed(p: &Project) -> BTreeMap<String, Value> {
 }
 
 fn blobs(store: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for dir in std::fs::read_dir(store.join("blobs")).unwrap().flatten() {
-        for blob in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            out.push(blob.file_name().to_string_lossy().into_owned());
-        }
-    }
+    let mut out: Vec<String> = files_under(&store.join("blobs"))
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     out.sort();
     out
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .flat_map(|e| match e.path() {
-            p if p.is_dir() => files_under(&p),
-            p => vec![p],
-        })
-        .collect()
 }
 
 #[test]

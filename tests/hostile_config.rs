@@ -32,23 +32,6 @@ fn refused(ran: &Ran, needle: &str) {
     assert!(!ran.stderr.contains("panicked"), "{}", ran.stderr);
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn traversal_names_are_refused_and_nothing_lands_outside() {
     let outside = tempfile::tempdir().unwrap();

@@ -128,24 +128,14 @@ fn the_tiny_corpus_goes_through_fetch_to_mels_and_then_is_cached() {
     q.write("pipeline.yaml", PIPELINE);
     q.run(&["run", "--only", "tracks"]).ok();
     let blobs = |p: &Project| {
-        let mut names: Vec<String> = walk(&p.store_dir().join("blobs"));
+        let mut names: Vec<String> = files_under(&p.store_dir().join("blobs"))
+            .iter()
+            .filter_map(|f| f.file_name()?.to_str().map(String::from))
+            .collect();
         names.sort();
         names
     };
     let audio_blobs_q = blobs(&q);
     let all_p = blobs(&p);
     assert!(audio_blobs_q.iter().all(|b| all_p.contains(b)));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-            out.push(name.to_string());
-        }
-    }
-    out
 }
