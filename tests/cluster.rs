@@ -414,3 +414,33 @@ fn a_job_over_its_time_limit_is_reported_as_timeout_with_the_limit() {
         "the tracks node stays committed"
     );
 }
+
+/// What a cluster job runs, given what it cannot work with: a clear error,
+/// and nothing written.
+#[test]
+fn exec_node_names_a_missing_store_or_spec() {
+    let server = S3Server::start();
+    let p = Project::new(&server.backend(), "exec-node");
+    let no_store: Ran = Command::new(BIN)
+        .args(["exec-node", "abc"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(no_store.code, 2, "{}", no_store.stderr);
+    assert!(
+        no_store.stderr.contains("exec-node needs --store"),
+        "{}",
+        no_store.stderr
+    );
+    let key = "0".repeat(64);
+    let missing = p.run(&["exec-node", &key]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains(&format!("no node spec for key {key}")),
+        "{}",
+        missing.stderr
+    );
+    assert!(p.manifest_keys().is_empty());
+}
