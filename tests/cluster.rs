@@ -3,7 +3,8 @@
 //! bytes as a local run, a second run submits nothing, a failing or
 //! cancelled job is retried (then named with its log), a job over its
 //! time limit is named TIMEOUT with the limit, a killed submitter loses
-//! nothing, and bad input fails before anything is submitted.
+//! nothing (`status` shows its running job, the next run adopts it), and
+//! bad input fails before anything is submitted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -387,6 +388,57 @@ fn a_killed_submitter_loses_nothing_and_the_next_run_submits_only_what_is_missin
         .ok();
     assert!(again.nodes("ran").is_empty(), "{}", again.stderr);
     assert_eq!(slurm.jobs(), jobs, "a committed node was submitted again");
+    p.run(&["verify"]).ok();
+}
+
+#[test]
+fn status_shows_a_killed_submitters_running_job_and_the_next_run_adopts_it() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let files = FaultServer::start(15.0);
+    let p = slow_project(&server, &files, "adopted");
+    let mut child = slurm.start_run(&p, &files);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let running = slurm.running();
+    assert_eq!(running.len(), 1, "{running:?}");
+
+    // Any login node sharing the store sees the job.
+    let status = slurm.run(&p, &["status", "--json"]).ok().json();
+    let audio = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == "audio")
+        .unwrap()
+        .clone();
+    assert_eq!(audio["state"], "running", "{audio}");
+    assert_eq!(audio["job"]["id"], running[0].as_str(), "{audio}");
+    assert_eq!(audio["job"]["detail"], "localhost", "{audio}");
+    let text = slurm.run(&p, &["status"]).ok().stdout;
+    assert!(
+        text.contains(&format!("(job {} on localhost)", running[0]))
+            && text.contains("on the cluster: 1 running, 0 queued"),
+        "{text}"
+    );
+
+    let jobs = slurm.jobs();
+    let again = slurm
+        .run(&p, &["run", "--executor", "slurm", "--json"])
+        .ok();
+    assert!(
+        again
+            .stderr
+            .contains(&format!("adopted audio (job {}", running[0])),
+        "{}",
+        again.stderr
+    );
+    assert!(again.nodes("ran").contains("audio"), "{}", again.stderr);
+    assert_eq!(slurm.jobs(), jobs, "the running job was submitted again");
+    assert_eq!(files.requests().len(), 1, "the track was fetched twice");
+    // Its record went with the job: status shows nothing running.
+    let after = slurm.run(&p, &["status"]).ok().stdout;
+    assert!(!after.contains("on the cluster"), "{after}");
     p.run(&["verify"]).ok();
 }
 

@@ -2,9 +2,10 @@
 CHAINS chains of LENGTH trivial stages plus one stage gathering the chains'
 ends. For `pipeline`: pipeline.yaml (read_csv, then derive steps, then
 concat). For DVC: dvc.yaml with the same graph (each stage copies a small
-file), and the input files both read.
+file), and the input files both read. With --snakemake, also a Snakefile of
+the same graph (a rule per chain step, copying as DVC's stages do).
 
-usage: make_shape.py DIR CHAINS LENGTH [--no-dvc]"""
+usage: make_shape.py DIR CHAINS LENGTH [--no-dvc] [--snakemake]"""
 import sys
 from pathlib import Path
 
@@ -41,3 +42,26 @@ stages.append(
 if dvc:
     (out / "out").mkdir(exist_ok=True)
     (out / "dvc.yaml").write_text("stages:\n" + "".join(stages))
+if "--snakemake" in sys.argv:
+    (out / "Snakefile").write_text(
+        f"""wildcard_constraints:
+    c="[0-9]+",
+    s="[0-9]+",
+
+rule gather:
+    input: expand("out/c{{c}}_s{length - 1}.csv", c=range({chains}))
+    output: "out/gather.csv"
+    shell: "cat {{input}} > {{output}}"
+
+rule first:
+    input: "data/in_{{c}}.csv"
+    output: "out/c{{c}}_s0.csv"
+    shell: "cp {{input}} {{output}}"
+
+rule step:
+    wildcard_constraints: s="[1-9][0-9]*"
+    input: lambda w: f"out/c{{w.c}}_s{{int(w.s) - 1}}.csv"
+    output: "out/c{{c}}_s{{s}}.csv"
+    shell: "cp {{input}} {{output}}"
+"""
+    )

@@ -110,7 +110,7 @@ impl Workspace {
         match name {
             "local" => Ok(Executor::Local),
             "slurm" => Ok(Executor::Cluster(Arc::new(cluster::Cluster::new(
-                Arc::new(cluster::slurm::Slurm),
+                cluster::engine_named(name).expect("slurm is an engine"),
                 self.store.clone(),
                 &self.store_location,
                 self.config.cluster.clone(),
@@ -174,7 +174,8 @@ impl Workspace {
 
     pub async fn status(&self) -> Result<Vec<status::NodeStatus>> {
         self.probe().await?;
-        status::status(&self.plan, &self.store, &self.refs).await
+        let live = cluster::record::live_jobs(self.store.primary(), cluster::engine_named).await?;
+        status::status(&self.plan, &self.store, &self.refs, &live).await
     }
 
     /// The concurrency limit: the command line, then the file, then the cores.

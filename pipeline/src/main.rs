@@ -367,7 +367,14 @@ fn print_status(
         writeln!(out)?;
     } else {
         for s in statuses {
-            writeln!(out, "{:<14} {:<32} {}", s.state, s.node, s.stage)?;
+            write!(out, "{:<14} {:<32} {}", s.state, s.node, s.stage)?;
+            match &s.job {
+                Some(job) if job.state == "running" => {
+                    writeln!(out, "  (job {} on {})", job.record.id, job.detail)?
+                }
+                Some(job) => writeln!(out, "  (job {})", job.record.id)?,
+                None => writeln!(out)?,
+            }
             if explain {
                 for r in &s.reasons {
                     writeln!(out, "{:<14}   - {r}", "")?;
@@ -375,13 +382,23 @@ fn print_status(
             }
         }
         let count = |state: &str| statuses.iter().filter(|s| s.state == state).count();
-        writeln!(
+        let in_cluster = count("queued") + count("running");
+        write!(
             out,
             "{} nodes, {} to run, {} waiting on them (cut off where they give the same outputs)",
             statuses.len(),
-            count("run"),
+            count("run") + in_cluster,
             count("waiting")
         )?;
+        if in_cluster > 0 {
+            write!(
+                out,
+                "; on the cluster: {} running, {} queued",
+                count("running"),
+                count("queued")
+            )?;
+        }
+        writeln!(out)?;
     }
     out.flush()
 }

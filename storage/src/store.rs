@@ -319,6 +319,29 @@ impl Store {
         }
     }
 
+    pub async fn delete_checkpoint(&self, key: &str, name: &str) -> Result<()> {
+        self.delete(&self.checkpoint_path(key, name)).await
+    }
+
+    /// The keys that hold a checkpoint called `name`, in one listing.
+    pub async fn keys_with_checkpoint(&self, name: &str) -> Result<Vec<String>> {
+        let dir = self.path("checkpoints");
+        let metas = self.list_under(&dir).await?;
+        let mut keys: Vec<String> = metas
+            .iter()
+            .filter(|m| m.location.filename() == Some(name))
+            .filter_map(|m| {
+                let parts: Vec<_> = m.location.parts().collect();
+                parts
+                    .len()
+                    .checked_sub(2)
+                    .map(|i| parts[i].as_ref().to_string())
+            })
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Drops every checkpoint of `key` (after its node is committed).
     pub async fn delete_checkpoints(&self, key: &str) -> Result<()> {
         let dir = self.path(&format!("checkpoints/{key}"));

@@ -7,6 +7,7 @@
 //! [`ClusterEngine`] is the seam another engine (Kubernetes Jobs, a remote
 //! execution service) implements: submit, poll, cancel.
 
+pub mod record;
 pub mod resources;
 pub mod slurm;
 
@@ -19,6 +20,7 @@ use storage::{ArtifactStore, Manifest, ManifestState};
 
 use crate::error::{PipelineError, Result};
 use crate::spec::NodeSpec;
+use record::JobRecord;
 pub use resources::{ClusterConfig, Resources};
 
 /// One job: a command and what it asks the cluster for.
@@ -44,6 +46,14 @@ pub enum JobState {
     },
 }
 
+/// A job's state and its name, which tells it from another cluster's job
+/// with the same id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    pub name: String,
+    pub state: JobState,
+}
+
 /// What the scheduler needs of a cluster: submit, poll, cancel.
 pub trait ClusterEngine: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
@@ -53,8 +63,16 @@ pub trait ClusterEngine: Send + Sync + std::fmt::Debug {
     /// Submits a job; its id.
     fn submit(&self, job: &Job) -> Result<String, String>;
     /// The states of `ids`, in one query; an id it no longer knows is left out.
-    fn poll(&self, ids: &[String]) -> Result<HashMap<String, JobState>, String>;
+    fn poll(&self, ids: &[String]) -> Result<HashMap<String, JobStatus>, String>;
     fn cancel(&self, ids: &[String]);
+}
+
+/// The engine called `name` (an executor's or a job record's).
+pub fn engine_named(name: &str) -> Option<Arc<dyn ClusterEngine>> {
+    match name {
+        "slurm" => Some(Arc::new(slurm::Slurm)),
+        _ => None,
+    }
 }
 
 /// The checkpoint that holds a node's spec for its job.
@@ -76,7 +94,7 @@ const MISSES: u32 = 3;
 /// The latest answer of the engine, shared by every waiting node.
 struct Polled {
     at: Option<Instant>,
-    states: HashMap<String, JobState>,
+    states: HashMap<String, JobStatus>,
     interval: Duration,
     failures: u32,
 }
@@ -185,10 +203,13 @@ impl Cluster {
             .resources(&spec.stage)
             .map_err(|e| e.to_string())?;
         let attempts = self.config.retries() + 1;
+        // The node and a prefix of its key: an adopted job must be this one.
+        let name = format!("mdr-{}-{}", spec.node, &spec.key[..spec.key.len().min(12)]);
+        let mut adopted = self.adoptable(&spec.key, &name).await;
         let mut failures = Vec::new();
         for attempt in 1..=attempts {
             let job = Job {
-                name: format!("mdr-{}", spec.node),
+                name: name.clone(),
                 command: vec![
                     self.exe.display().to_string(),
                     "--store".into(),
@@ -199,15 +220,31 @@ impl Cluster {
                 log: self.log_dir.join(format!("{}-%j.log", spec.node)),
                 resources: resources.clone(),
             };
-            let engine_job = job.clone();
-            let id = self
-                .blocking(move |engine| engine.submit(&engine_job))
-                .await
-                .map_err(|e| format!("cannot submit: {e}"))?;
-            eprintln!(
-                "queued {} (job {id}, attempt {attempt} of {attempts})",
-                spec.node
-            );
+            let id = match adopted.take() {
+                Some(id) => {
+                    eprintln!(
+                        "adopted {} (job {id}, submitted by an earlier run)",
+                        spec.node
+                    );
+                    id
+                }
+                None => {
+                    let engine_job = job.clone();
+                    let id = self
+                        .blocking(move |engine| engine.submit(&engine_job))
+                        .await
+                        .map_err(|e| format!("cannot submit: {e}"))?;
+                    eprintln!(
+                        "queued {} (job {id}, attempt {attempt} of {attempts})",
+                        spec.node
+                    );
+                    let record = JobRecord::new(self.engine.name(), &id, &name, &spec.node);
+                    if let Err(e) = record.write(primary, &spec.key).await {
+                        tracing::warn!("cannot record job {id} of {}: {e}", spec.node);
+                    }
+                    id
+                }
+            };
             let submitted = Instant::now();
             self.active
                 .lock()
@@ -215,6 +252,10 @@ impl Cluster {
                 .insert(id.clone(), submitted);
             let ended = self.wait(&spec.node, &id, submitted).await;
             self.active.lock().expect("active lock").remove(&id);
+            // Over either way: no status or later run should wait on it.
+            if let Err(e) = JobRecord::clear(primary, &spec.key).await {
+                tracing::warn!("cannot drop the record of job {id}: {e}");
+            }
             let state = ended?;
             if let ManifestState::Found(manifest) = primary
                 .get_manifest(&spec.key)
@@ -237,6 +278,24 @@ impl Cluster {
             "{attempts} attempt(s) failed: {}",
             failures.join("\n")
         ))
+    }
+
+    /// The id of a job an earlier run submitted for `key` that is still
+    /// queued or running under `name`: waited on rather than run twice.
+    async fn adoptable(&self, key: &str, name: &str) -> Option<String> {
+        let record = JobRecord::read(self.store.primary(), key).await.ok()??;
+        if record.engine != self.engine.name() || record.name != name {
+            return None;
+        }
+        let ids = vec![record.id.clone()];
+        let states = self.blocking(move |engine| engine.poll(&ids)).await.ok()?;
+        match states.get(&record.id) {
+            Some(JobStatus {
+                name: polled,
+                state: JobState::Queued | JobState::Running { .. },
+            }) if polled == name => Some(record.id),
+            _ => None,
+        }
     }
 
     /// Cancels every job this run has in the cluster (Ctrl-C).
@@ -319,7 +378,7 @@ impl Cluster {
             polled.at = Some(started);
         }
         let at = polled.at.expect("polled at least once");
-        Ok((polled.states.get(id).cloned(), at))
+        Ok((polled.states.get(id).map(|s| s.state.clone()), at))
     }
 
     /// Runs an engine command off the async threads.

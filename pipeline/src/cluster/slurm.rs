@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{ClusterEngine, Job, JobState};
+use super::{ClusterEngine, Job, JobState, JobStatus};
 
 #[derive(Debug, Default)]
 pub struct Slurm;
@@ -69,15 +69,22 @@ fn state_of(word: &str, host: &str) -> JobState {
     }
 }
 
-/// `id|STATE|host` lines -> states.
-fn parse_states(text: &str, into: &mut HashMap<String, JobState>) {
+/// `id|STATE|host|name` lines -> states (the name last: it may hold `|`).
+fn parse_states(text: &str, into: &mut HashMap<String, JobStatus>) {
     for line in text.lines() {
-        let mut fields = line.split('|');
+        let mut fields = line.splitn(4, '|');
         let (Some(id), Some(state)) = (fields.next(), fields.next()) else {
             continue;
         };
         let host = fields.next().unwrap_or_default().trim();
-        into.insert(id.trim().to_string(), state_of(state.trim(), host));
+        let name = fields.next().unwrap_or_default().trim().to_string();
+        into.insert(
+            id.trim().to_string(),
+            JobStatus {
+                name,
+                state: state_of(state.trim(), host),
+            },
+        );
     }
 }
 
@@ -121,7 +128,7 @@ impl ClusterEngine for Slurm {
         Ok(id)
     }
 
-    fn poll(&self, ids: &[String]) -> Result<HashMap<String, JobState>, String> {
+    fn poll(&self, ids: &[String]) -> Result<HashMap<String, JobStatus>, String> {
         // All of our jobs in one call; a job purged from squeue is then
         // looked up in accounting, where there is accounting.
         let mut states = HashMap::new();
@@ -132,7 +139,7 @@ impl ClusterEngine for Slurm {
                 "--states=all".into(),
                 "-h".into(),
                 "-o".into(),
-                "%i|%T|%N".into(),
+                "%i|%T|%N|%j".into(),
             ],
         )?;
         parse_states(&listed, &mut states);
@@ -144,7 +151,7 @@ impl ClusterEngine for Slurm {
                 "-P".into(),
                 "-X".into(),
                 "-o".into(),
-                "JobID,State,NodeList".into(),
+                "JobID,State,NodeList,JobName".into(),
                 "-j".into(),
                 list.join(","),
             ];
@@ -174,9 +181,11 @@ mod tests {
     fn states_parse_from_squeue_and_sacct_lines() {
         let mut states = HashMap::new();
         parse_states(
-            "1|COMPLETED|localhost\n2|RUNNING|node7\n3|PENDING|\n4|CANCELLED by 0|\n",
+            "1|COMPLETED|localhost|mdr-a\n2|RUNNING|node7|mdr-b|c\n3|PENDING||mdr-c\n4|CANCELLED by 0||\n",
             &mut states,
         );
+        assert_eq!(states["2"].name, "mdr-b|c");
+        let states: HashMap<_, _> = states.into_iter().map(|(id, s)| (id, s.state)).collect();
         assert_eq!(
             states["1"],
             JobState::Ended {
