@@ -3,8 +3,9 @@
 //! bytes as a local run, a second run submits nothing, a failing or
 //! cancelled job is retried (then named with its log), a job over its
 //! time limit is named TIMEOUT with the limit, a killed submitter loses
-//! nothing (`status` shows its running job, the next run adopts it), and
-//! bad input fails before anything is submitted.
+//! nothing (`status` shows its running job, the next run adopts it), a
+//! failed job meant to replace a manifest is a failure, and bad input
+//! fails before anything is submitted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -221,6 +222,33 @@ nodes:
     // The log's tail carries the stage's own error.
     assert!(error.contains("column `uri`: missing"), "{error}");
     assert_eq!(slurm.jobs(), 3);
+}
+
+#[test]
+fn a_failed_job_that_was_to_replace_a_manifest_is_a_failure_and_the_old_one_stays() {
+    let Some(slurm) = Slurm::start() else { return };
+    let server = S3Server::start();
+    let p = Project::new(&server.backend(), "replace");
+    let one = "nodes:\n  - {name: a, stage: read_csv, params: {path: a.csv}}\n";
+    p.write("a.csv", "a\n1\n");
+    p.write("pipeline.yaml", one);
+    slurm
+        .run(&p, &["run", "--executor", "slurm", "--json"])
+        .ok();
+    let before = committed(&p);
+    // Jobs without the submitter's environment cannot reach the store.
+    p.write(
+        "pipeline.yaml",
+        &format!("cluster: {{retries: 0, sbatch_args: [--export=NONE]}}\n{one}"),
+    );
+    let out = slurm.run(
+        &p,
+        &["run", "--executor", "slurm", "--force", "a", "--json"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.nodes("failed"), set(&["a"]), "{}", out.stderr);
+    assert_eq!(committed(&p), before);
+    p.run(&["verify"]).ok();
 }
 
 #[test]

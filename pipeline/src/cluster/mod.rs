@@ -262,7 +262,11 @@ impl Cluster {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                return Ok(manifest);
+                // A job replacing a stale manifest leaves one there either
+                // way: only its own success says the manifest is new.
+                if !spec.replace || state == "COMPLETED" {
+                    return Ok(manifest);
+                }
             }
             let mut why = format!("job {id} ended {state} without committing");
             if state == "TIMEOUT" {
