@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use stages::study::{Source, Strategy};
 use torch_stages::model::extract::extract;
+use torch_stages::model::optimizers::Arrangement;
 use torch_stages::model::train::{init_network, TrainConfig};
 
 #[path = "common/bank.rs"]
@@ -39,6 +40,7 @@ fn main() {
             batch: 1,
             lr: 0.0,
             weight_decay: 0.0,
+            optimizer: Arrangement::SharedTrunk,
             seed: 1,
             checkpoint_every: 0,
         };

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use stages::study::{Source, Strategy};
 use torch_stages::model::data::SourceData;
+use torch_stages::model::optimizers::Arrangement;
 use torch_stages::model::train::{train, Checkpoints, TrainConfig};
 
 #[path = "common/bank.rs"]
@@ -51,6 +52,7 @@ fn main() {
         batch,
         lr: 0.00025,
         weight_decay: 1e-6,
+        optimizer: Arrangement::SharedTrunk,
         seed: 1,
         checkpoint_every: 0,
     };

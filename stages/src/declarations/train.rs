@@ -3,6 +3,10 @@
 use crate::api::{Declaration, InputSpec, ParamSpec, ParamType};
 use crate::study::Strategy;
 
+/// The arrangements of Adam optimisers `train` offers (torch_stages'
+/// `model::optimizers`).
+pub const OPTIMIZERS: [&str; 2] = ["shared_trunk", "per_source_path"];
+
 pub const TRAIN_PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "strategy",
@@ -29,9 +33,17 @@ pub const TRAIN_PARAMS: &[ParamSpec] = &[
         name: "max_iterations",
         ty: ParamType::Int,
         default: Some("0"),
-        doc: "stop after this many iterations in all, however many sources (a compute budget \
-              shared by every strategy; the paper's epochs give m sources m times the \
-              iterations); 0 = no cap",
+        doc: "stop after this many iterations in all, however many sources: a departure from the \
+              paper, whose epochs give m sources m times the iterations (each source about the \
+              updates of a single-source run); 0 = no cap, as the paper",
+        in_key: true,
+    },
+    ParamSpec {
+        name: "optimizer",
+        ty: ParamType::Choice(&OPTIMIZERS),
+        default: Some("shared_trunk"),
+        doc: "shared_trunk: the authors' Adam over the shared trunk at lr/m plus one per source over \
+              its branch and head at lr; per_source_path: one Adam per source over its whole path at lr",
         in_key: true,
     },
     ParamSpec {
@@ -74,7 +86,7 @@ pub const TRAIN_PARAMS: &[ParamSpec] = &[
 /// What the engine knows of `train` without running it.
 pub const TRAIN: Declaration = Declaration {
     name: "train",
-    version: 3,
+    version: 4,
     doc: "Trains the representation network of one experimental run (Algorithm 1): weights, config and the loss log.",
     params: TRAIN_PARAMS,
     inputs: &[

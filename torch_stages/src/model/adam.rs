@@ -1,14 +1,9 @@
-//! Adam with L2 on the gradient (PyTorch's `Adam(weight_decay=...)`), one
-//! state per source.
+//! Adam with L2 on the gradient (PyTorch's `Adam(weight_decay=...)`) over
+//! a group of parameters; [`super::optimizers`] arranges the groups.
 //!
 //! Algorithm 1 updates, at each iteration, only the path of the source it
-//! drew (shared trunk, that source's branch and head). The authors' code
-//! compiled one Adam update per source, each with its own moments and step
-//! count over the parameters on that source's path; we do the same. A
-//! single optimizer over all parameters would instead decay the moments of
-//! the other sources' branches at every step and count steps they never
-//! took, so a source's effective learning rate would depend on how many
-//! other sources there are.
+//! drew, so each group keeps its own moments and step count: a group is
+//! stepped (and its moments decay) only when its parameters were used.
 
 use tch::Tensor;
 
@@ -41,6 +36,15 @@ impl Adam {
             params,
             moments,
         }
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// The names of the parameters it updates.
+    pub fn names(&self) -> Vec<String> {
+        self.params.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// Clears the gradients of this path (call before backward).

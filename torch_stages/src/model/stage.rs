@@ -33,6 +33,7 @@ use tch::Device;
 use super::data::{MelBank, SourceData};
 use super::extract::track_vector;
 use super::net::{parameter_count, Network, TOPICS};
+use super::optimizers::Arrangement;
 use super::train::{train, Checkpoints, LogRow, TrainConfig, CHECKPOINT};
 use super::weights;
 use stages::api::*;
@@ -141,6 +142,8 @@ fn train_config(ctx: &StageContext) -> Result<TrainConfig, StageError> {
         batch: positive(ctx, "batch", 1)?,
         lr: ctx.params.f64("lr")?,
         weight_decay: ctx.params.f64("weight_decay")?,
+        optimizer: Arrangement::parse(ctx.params.str("optimizer")?)
+            .map_err(|e| param("optimizer", e))?,
         seed: ctx.params.i64("seed")? as u64,
         checkpoint_every: positive(ctx, "checkpoint_every", 0)?,
     })
