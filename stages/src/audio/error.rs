@@ -22,6 +22,8 @@ pub enum AudioError {
     InvalidLimit(f64),
     #[error("invalid sample rate: {0} Hz")]
     InvalidSampleRate(u32),
+    #[error("the resampler failed: {0}")]
+    Resample(String),
     #[error(
         "the file says its sample rate is {0} Hz, outside the {min}..={max} Hz of real audio",
         min = super::decode::SAMPLE_RATES.start(),

@@ -10,8 +10,8 @@
 //!    (symphonia; MP3, Ogg Vorbis, FLAC, WAV).
 //! 2. [`downmix`]: any channel count -> exactly two (mono duplicated, more
 //!    than two mixed by speaker position).
-//! 3. [`resample`](mod@resample): -> 22,050 Hz with a linear-phase windowed-sinc filter
-//!    shaped like soxr's 'hq' recipe (librosa.load's default).
+//! 3. [`resample`](mod@resample): -> 22,050 Hz with libsoxr's 'hq' recipe
+//!    (librosa.load's default).
 //! 4. [`stft`] + [`mel`]: power spectrogram, 128 Slaney mel bands, dB with an
 //!    80 dB floor below the track's maximum.
 //! 5. [`mfcc`]: the 120-dimensional MFCC baseline of a track.

@@ -130,7 +130,9 @@ impl Stage for MelSpectrograms {
     }
     fn version(&self) -> u32 {
         // 2: a file stating an implausible sample rate is a failure.
-        2
+        // 3: resampled by libsoxr itself (librosa's samples; mels move by
+        // up to 0.23 dB in the top bands).
+        3
     }
     fn doc(&self) -> &'static str {
         "Per fetched track: stereo 22,050 Hz dB mel spectrogram [2, T, 128] (mel/<track_id>), \
