@@ -134,9 +134,10 @@ pub const RECOMMEND_PARAMS: &[ParamSpec] = &[
 /// What the engine knows of `recommend` without running it.
 pub const RECOMMEND: Declaration = Declaration {
     name: "recommend",
-    version: 1,
+    version: 2,
     doc: "Scores a representation on cold-start recommendation: WMF with item \
-         factors tied to the features, nDCG@k on held-out items.",
+         factors tied to the features, nDCG@k of the ranking of all items with the \
+         held-out ones a user listened to as relevant.",
     params: RECOMMEND_PARAMS,
     inputs: &[
         FEATURES,

@@ -4,10 +4,13 @@
 //! 1. the held-out items' interactions are removed; WMF is fitted on the
 //!    training items (features standardised on those items, as the
 //!    authors standardised theirs);
-//! 2. every held-out item gets the factors W^T x_i from its features alone;
-//! 3. each user's held-out items are ranked by u_u . (W^T x_i), and the
-//!    ranking scored by nDCG@k with the items the user listened to as
-//!    relevant (see [`super::metrics::ndcg_at_k`]).
+//! 2. every item, held out or not, gets the factors W^T x_i from its
+//!    features alone;
+//! 3. all items are ranked for each user by u_u . (W^T x_i), and the
+//!    ranking scored by nDCG@k with the held-out items the user listened
+//!    to as relevant (see [`super::metrics::ndcg_at_k`]): as the paper
+//!    (Sect. 4.2) predicts "based on all tracks, including those that were
+//!    held out", the training items compete for the top ranks.
 //!
 //! The mean runs over the users who have at least one held-out positive
 //! and at least one training interaction. Users with no held-out positive
@@ -80,18 +83,19 @@ pub fn cold_start(
     let test: Vec<usize> = (0..parts.len())
         .filter(|&i| parts[i] == Part::Test)
         .collect();
-    let (train_counts, test_counts) = split_columns(counts, parts);
+    let (train_counts, heldout) = split_columns(counts, parts);
     let scaler = Standardizer::fit(x, d, &train);
     let x_train = DMatrix::from_row_slice(train.len(), d, &scaler.apply(x, &train));
-    let x_test = DMatrix::from_row_slice(test.len(), d, &scaler.apply(x, &test));
+    let all: Vec<usize> = (0..parts.len()).collect();
+    let x_all = DMatrix::from_row_slice(all.len(), d, &scaler.apply(x, &all));
     let model = fit(&train_counts, &x_train, config, on_iteration)?;
     let trained: Vec<bool> = (0..counts.n_rows)
         .map(|u| !train_counts.row(u).0.is_empty())
         .collect();
     let (ndcg, users) = mean_ndcg(
         &model.users,
-        &model.content_factors(&x_test),
-        &test_counts,
+        &model.content_factors(&x_all),
+        &heldout,
         &trained,
         top_k,
     );
@@ -104,35 +108,32 @@ pub fn cold_start(
     })
 }
 
-/// The columns of `counts` in the training and in the test part, each
-/// renumbered in item order.
+/// The interactions with the training items (renumbered in item order),
+/// what WMF is fitted on, and those with the held-out items (in the
+/// numbering of all items), what the ranking of all items is scored on.
 fn split_columns(counts: &Csr, parts: &[Part]) -> (Csr, Csr) {
     let mut position = vec![0u32; parts.len()];
-    let (mut n_train, mut n_test) = (0u32, 0u32);
+    let mut n_train = 0u32;
     for (i, part) in parts.iter().enumerate() {
-        let next = if *part == Part::Train {
-            &mut n_train
-        } else {
-            &mut n_test
-        };
-        position[i] = *next;
-        *next += 1;
+        if *part == Part::Train {
+            position[i] = n_train;
+            n_train += 1;
+        }
     }
-    let (mut train, mut test) = (Vec::new(), Vec::new());
+    let (mut train, mut heldout) = (Vec::new(), Vec::new());
     for u in 0..counts.n_rows {
         let (cols, values) = counts.row(u);
         for (&i, &v) in cols.iter().zip(values) {
-            let side = if parts[i as usize] == Part::Train {
-                &mut train
+            if parts[i as usize] == Part::Train {
+                train.push((u as u32, position[i as usize], v));
             } else {
-                &mut test
-            };
-            side.push((u as u32, position[i as usize], v));
+                heldout.push((u as u32, i, v));
+            }
         }
     }
     (
         Csr::from_triplets(counts.n_rows, n_train as usize, &train),
-        Csr::from_triplets(counts.n_rows, n_test as usize, &test),
+        Csr::from_triplets(counts.n_rows, counts.n_cols, &heldout),
     )
 }
 
@@ -142,9 +143,9 @@ enum Outcome {
     NoTraining,
 }
 
-/// Mean nDCG@k over users: `users: [r, U]`, `items: [r, n]` (the held-out
-/// items' factors), `heldout`: U x n with the users' held-out positives,
-/// `trained[u]`: whether user u had a training interaction.
+/// Mean nDCG@k over users: `users: [r, U]`, `items: [r, n]` (the factors
+/// of every item ranked), `heldout`: U x n with the users' held-out
+/// positives, `trained[u]`: whether user u had a training interaction.
 pub fn mean_ndcg(
     users: &DMatrix<f64>,
     items: &DMatrix<f64>,
@@ -152,6 +153,7 @@ pub fn mean_ndcg(
     trained: &[bool],
     k: usize,
 ) -> (Option<f64>, UserCounts) {
+    assert_eq!(items.ncols(), heldout.n_cols, "one factor column per item");
     let items_t = items.transpose();
     let per_user: Vec<Outcome> = (0..heldout.n_rows)
         .into_par_iter()
@@ -226,17 +228,38 @@ mod tests {
         );
     }
 
+    /// Held-out items compete with the training items, which are never
+    /// relevant, even one the user listened to in training.
+    #[test]
+    fn training_items_compete_with_the_held_out_ones() {
+        // Items q = [3, 1, 2, 4]; items 0 and 2 are held out, 1 and 3 not.
+        let items = DMatrix::from_row_slice(1, 4, &[3.0, 1.0, 2.0, 4.0]);
+        // u0 = +1 ranks 3, 0, 2, 1 and listened to held-out item 2 (and,
+        // in training, to item 3); u1 = -1 ranks 1, 2, 0, 3: item 0.
+        let users = DMatrix::from_row_slice(1, 2, &[1.0, -1.0]);
+        let heldout = Csr::from_triplets(2, 4, &[(0, 2, 1.0), (1, 0, 1.0)]);
+        let (mean, counts) = mean_ndcg(&users, &items, &heldout, &[true, true], 500);
+        // u0: rank 3 -> 1 / log2(4) = 0.5; u1: rank 3 -> 0.5.
+        assert!((mean.unwrap() - 0.5).abs() < 1e-12, "{mean:?}");
+        assert_eq!(counts.evaluated, 2);
+        // Ranking the held-out items alone (0, 2) puts each at rank 2.
+        let alone = DMatrix::from_row_slice(1, 2, &[3.0, 2.0]);
+        let heldout_alone = Csr::from_triplets(2, 2, &[(0, 1, 1.0), (1, 0, 1.0)]);
+        let (mean, _) = mean_ndcg(&users, &alone, &heldout_alone, &[true, true], 500);
+        assert!((mean.unwrap() - 1.0 / 3f64.log2()).abs() < 1e-12);
+    }
+
     #[test]
     fn columns_split_and_renumber() {
         let counts =
             Csr::from_triplets(2, 4, &[(0, 0, 1.0), (0, 3, 2.0), (1, 1, 3.0), (1, 2, 4.0)]);
         let parts = [Part::Train, Part::Test, Part::Train, Part::Test];
-        let (train, test) = split_columns(&counts, &parts);
-        assert_eq!((train.n_cols, test.n_cols), (2, 2));
+        let (train, heldout) = split_columns(&counts, &parts);
+        assert_eq!((train.n_cols, heldout.n_cols), (2, 4));
         assert_eq!(train.row(0), (&[0u32][..], &[1.0][..]));
         assert_eq!(train.row(1), (&[1u32][..], &[4.0][..]));
-        assert_eq!(test.row(0), (&[1u32][..], &[2.0][..]));
-        assert_eq!(test.row(1), (&[0u32][..], &[3.0][..]));
+        assert_eq!(heldout.row(0), (&[3u32][..], &[2.0][..]));
+        assert_eq!(heldout.row(1), (&[1u32][..], &[3.0][..]));
     }
 
     #[test]
@@ -277,16 +300,13 @@ mod tests {
         );
         // The best any representation can do: rank the user's kind first
         // (within a kind, which items a user played is chance).
-        let test_kind: Vec<f64> = (0..80)
-            .filter(|i| i % 5 == 0)
-            .map(|i| kind[i] as f64 * 2.0 - 1.0)
-            .collect();
+        let item_kind: Vec<f64> = kind.iter().map(|&k| k as f64 * 2.0 - 1.0).collect();
         let taste: Vec<f64> = (0..60).map(|u| (u % 2) as f64 * 2.0 - 1.0).collect();
         let (_, heldout) = split_columns(&counts, &parts);
         let trained = vec![true; 60];
         let (oracle, _) = mean_ndcg(
             &DMatrix::from_row_slice(1, 60, &taste),
-            &DMatrix::from_row_slice(1, 16, &test_kind),
+            &DMatrix::from_row_slice(1, 80, &item_kind),
             &heldout,
             &trained,
             500,
@@ -296,8 +316,13 @@ mod tests {
             "nDCG@500: features {}, noise {}, oracle {oracle}",
             good.ndcg, bad.ndcg
         );
+        // All 80 items are ranked: the 64 training items of a user's kind
+        // compete with its held-out ones whatever the features, so the
+        // scores sit closer together (on 2026-12-03: features 0.325,
+        // noise 0.239, oracle 0.402; ranking the 16 held-out items alone
+        // gave 0.95 of the oracle and a gap of more than 0.15).
         assert!(
-            good.ndcg > 0.95 * oracle && good.ndcg > bad.ndcg + 0.15,
+            good.ndcg > 0.75 * oracle && good.ndcg > bad.ndcg + 0.05,
             "features {}, noise {}, oracle {oracle}",
             good.ndcg,
             bad.ndcg
