@@ -2,9 +2,21 @@
 //! defaults: Slaney scale, Slaney area normalisation, fmin 0, fmax sr/2),
 //! its application to power spectra, and librosa's `power_to_db` with
 //! `ref=1.0, amin=1e-10, top_db=80` taken over the whole `[2, T, 128]` array.
+//!
+//! After the FFT (f64, see [`super::stft`]) all in f32, as librosa
+//! computes it (its spectrogram is complex64, its filter bank float32, its
+//! mel an f32 matrix product). Frames go through STFT, power and the
+//! band-limited filter sums one at a time, in blocks of frames spread over
+//! rayon's threads, so a long track uses every core.
+
+use rayon::prelude::*;
 
 use super::stft::PowerStft;
-use super::{Stereo, AMIN, CHANNELS, N_BINS, N_FFT, N_MELS, SAMPLE_RATE, TOP_DB};
+use super::{frame_count, Stereo, AMIN, CHANNELS, N_FFT, N_MELS, SAMPLE_RATE, TOP_DB};
+
+/// Frames per parallel task: large enough that planning an FFT per task
+/// costs nothing, small enough to spread a 30 s preview over the cores.
+const BLOCK: usize = 512;
 
 /// A mel spectrogram: `data: [channels, frames, bands]` row-major (see the
 /// module doc of [`crate::audio`]); element `(c, t, b)` is at
@@ -17,8 +29,8 @@ pub struct Mel<T> {
     pub data: Vec<T>,
 }
 
-/// Mel power (linear), f64: `[2, T, 128]`. The MFCC baseline starts here.
-pub type MelPower = Mel<f64>;
+/// Mel power (linear), f32: `[2, T, 128]`. The MFCC baseline starts here.
+pub type MelPower = Mel<f32>;
 /// Mel power in dB after the 80 dB floor, f32: `[2, T, 128]`. What the
 /// pipeline stores and the network sees.
 pub type MelDb = Mel<f32>;
@@ -75,7 +87,7 @@ pub fn mel_to_hz(mel: f64) -> f64 {
 pub struct MelFilterBank {
     n_bins: usize,
     start: Vec<usize>,
-    weights: Vec<Vec<f64>>,
+    weights: Vec<Vec<f32>>,
 }
 
 impl MelFilterBank {
@@ -112,13 +124,13 @@ impl MelFilterBank {
         for i in 0..n_mels {
             let (lo, mid, hi) = (mel_f[i], mel_f[i + 1], mel_f[i + 2]);
             let enorm = 2.0 / (hi - lo);
-            let dense: Vec<f64> = fft_freqs
+            let dense: Vec<f32> = fft_freqs
                 .iter()
                 .map(|&f| {
                     let lower = -(lo - f) / (mid - lo);
                     let upper = (hi - f) / (hi - mid);
                     let tri = 0f64.max(lower.min(upper)) as f32;
-                    f64::from((f64::from(tri) * enorm) as f32)
+                    (f64::from(tri) * enorm) as f32
                 })
                 .collect();
             let first = dense.iter().position(|&w| w > 0.0).unwrap_or(0);
@@ -141,7 +153,7 @@ impl MelFilterBank {
     }
 
     /// Dense weights: `[bands, bins]`.
-    pub fn dense(&self) -> Vec<Vec<f64>> {
+    pub fn dense(&self) -> Vec<Vec<f32>> {
         (0..self.bands())
             .map(|b| {
                 let mut row = vec![0.0; self.n_bins];
@@ -152,8 +164,9 @@ impl MelFilterBank {
             .collect()
     }
 
-    /// `mel[b] = sum_k weights[b][k] * power[k]` for one frame.
-    pub fn apply(&self, power: &[f64], mel: &mut [f64]) {
+    /// `mel[b] = sum_k weights[b][k] * power[k]` for one frame, over each
+    /// band's non-zero bins only (about 2 per bin instead of 128).
+    pub fn apply(&self, power: &[f32], mel: &mut [f32]) {
         for ((out, &start), weights) in mel.iter_mut().zip(&self.start).zip(&self.weights) {
             *out = weights
                 .iter()
@@ -169,15 +182,17 @@ impl MelFilterBank {
 pub fn mel_power(stereo: &Stereo) -> MelPower {
     debug_assert_eq!(stereo.sample_rate, SAMPLE_RATE, "resample before the mel");
     let bank = MelFilterBank::standard();
-    let mut stft = PowerStft::new();
-    let frames = super::frame_count(stereo.len());
-    let mut data = vec![0.0f64; CHANNELS * frames * N_MELS];
-    for (c, signal) in stereo.channels.iter().enumerate() {
-        let channel = &mut data[c * frames * N_MELS..(c + 1) * frames * N_MELS];
-        stft.for_each_frame(signal, |t, power| {
-            debug_assert_eq!(power.len(), N_BINS);
-            bank.apply(power, &mut channel[t * N_MELS..(t + 1) * N_MELS]);
-        });
+    let frames = frame_count(stereo.len());
+    let mut data = vec![0.0f32; CHANNELS * frames * N_MELS];
+    for (channel, signal) in data.chunks_exact_mut(frames * N_MELS).zip(&stereo.channels) {
+        channel
+            .par_chunks_mut(BLOCK * N_MELS)
+            .enumerate()
+            .for_each_init(PowerStft::new, |stft, (block, out)| {
+                for (i, mel) in out.chunks_exact_mut(N_MELS).enumerate() {
+                    bank.apply(stft.frame(signal, block * BLOCK + i), mel);
+                }
+            });
     }
     Mel {
         channels: CHANNELS,
@@ -191,18 +206,44 @@ pub fn mel_power(stereo: &Stereo) -> MelPower {
 /// array: `10 log10(max(S, 1e-10))`, then floored at (max - 80 dB). Total
 /// silence is -100 dB everywhere.
 pub fn power_to_db(power: &MelPower) -> MelDb {
-    let db: Vec<f64> = power
-        .data
-        .iter()
-        .map(|&p| 10.0 * p.max(AMIN).log10())
-        .collect();
-    let floor = db.iter().copied().fold(f64::NEG_INFINITY, f64::max) - TOP_DB;
+    let mut data = vec![0.0f32; power.data.len()];
+    data.par_chunks_mut(BLOCK * N_MELS)
+        .zip(power.data.par_chunks(BLOCK * N_MELS))
+        .for_each(|(db, p)| db.iter_mut().zip(p).for_each(|(d, &p)| *d = decibels(p)));
+    floor_below_max(&mut data);
     Mel {
         channels: power.channels,
         frames: power.frames,
         bands: power.bands,
-        data: db.into_iter().map(|d| d.max(floor) as f32).collect(),
+        data,
     }
+}
+
+/// `10 log10(max(p, AMIN))`, branch-free so that it vectorises (libm's
+/// `log10f` does not): the exponent
+/// from the bits, the log of the mantissa in [sqrt(1/2), sqrt(2)) by its
+/// atanh series, good to about 1e-7 relative (f32's own rounding).
+pub(crate) fn decibels(p: f32) -> f32 {
+    const SQRT_HALF_BITS: u32 = 0x3F35_04F3;
+    let bits = p.max(AMIN as f32).to_bits();
+    let exponent = (bits.wrapping_sub(SQRT_HALF_BITS) as i32) >> 23;
+    let m = f32::from_bits(bits.wrapping_sub((exponent as u32) << 23));
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let series = 1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 / 9.0)));
+    let ln = exponent as f32 * std::f32::consts::LN_2 + 2.0 * s * series;
+    ln * (10.0 / std::f32::consts::LN_10)
+}
+
+/// librosa's `top_db` floor: every value at least (max - 80 dB).
+pub(crate) fn floor_below_max(db: &mut [f32]) {
+    let max = db
+        .par_chunks(BLOCK * N_MELS)
+        .map(|c| c.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .reduce(|| f32::NEG_INFINITY, f32::max);
+    let floor = max - TOP_DB as f32;
+    db.par_chunks_mut(BLOCK * N_MELS)
+        .for_each(|c| c.iter_mut().for_each(|d| *d = d.max(floor)));
 }
 
 /// The mel stage's output for a 22,050 Hz stereo signal: `[2, T, 128]` dB.
@@ -235,7 +276,7 @@ mod tests {
             assert!(row.iter().any(|&w| w > 0.0), "band {b} is empty");
             // Slaney norm: each triangle's area in Hz is 1, which the bins
             // sample well once a triangle spans many of them.
-            let area: f64 = row.iter().sum::<f64>() * bin_hz;
+            let area: f64 = row.iter().map(|&w| f64::from(w)).sum::<f64>() * bin_hz;
             if b >= 100 {
                 assert!((area - 1.0).abs() < 0.02, "band {b} area {area}");
             }
@@ -250,7 +291,21 @@ mod tests {
             })
             .collect();
         assert!(peaks.windows(2).all(|p| p[0] <= p[1]));
-        assert!(dense[N_MELS - 1][N_BINS - 2] > 0.0);
+        assert!(dense[N_MELS - 1][super::super::N_BINS - 2] > 0.0);
+    }
+
+    #[test]
+    fn decibels_agree_with_log10() {
+        let mut p = 1e-12f32;
+        while p < 1e6 {
+            let want = 10.0 * f64::from(p.max(AMIN as f32)).log10();
+            let got = f64::from(decibels(p));
+            // Within a few f32 rounding steps of the exact value.
+            let tolerance = 4.0 * f64::from(f32::EPSILON) * want.abs().max(1.0);
+            assert!((got - want).abs() < tolerance, "{p}: {got} vs {want}");
+            p *= 1.0173;
+        }
+        assert_eq!(decibels(0.0), decibels(AMIN as f32));
     }
 
     #[test]

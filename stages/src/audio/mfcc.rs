@@ -18,7 +18,10 @@
 
 use std::f64::consts::PI;
 
-use super::{AudioError, MelPower, AMIN, TOP_DB};
+use rayon::prelude::*;
+
+use super::mel::{decibels, floor_below_max};
+use super::{AudioError, MelPower};
 
 /// MFCC coefficients kept.
 pub const N_MFCC: usize = 20;
@@ -29,30 +32,39 @@ pub const DELTA_WIDTH: usize = 9;
 pub const MFCC_DIMS: usize = 120;
 
 /// MFCCs of the channel-mean mel power: `mfcc: [N_MFCC][frames]`
-/// (coefficient-major, as librosa returns them).
+/// (coefficient-major, as librosa returns them). In f32 like librosa, with
+/// the DCT as 20 running sums per band so that it vectorises.
 pub fn mfcc(power: &MelPower) -> Vec<Vec<f64>> {
-    let (frames, bands) = (power.frames, power.bands);
+    let bands = power.bands;
     // Mean over channels, then dB with the track-wide 80 dB floor.
-    let mut db = vec![0.0f64; frames * bands];
-    for c in 0..power.channels {
-        for (d, p) in db.iter_mut().zip(power.channel(c)) {
-            *d += p;
-        }
+    let scale = 1.0 / power.channels.max(1) as f32;
+    let mut db = power.channel(0).to_vec();
+    for c in 1..power.channels {
+        db.iter_mut()
+            .zip(power.channel(c))
+            .for_each(|(d, p)| *d += p);
     }
-    let channels = power.channels.max(1) as f64;
-    db.iter_mut()
-        .for_each(|d| *d = 10.0 * (*d / channels).max(AMIN).log10());
-    let floor = db.iter().copied().fold(f64::NEG_INFINITY, f64::max) - TOP_DB;
-    db.iter_mut().for_each(|d| *d = d.max(floor));
+    db.par_chunks_mut(1 << 16)
+        .for_each(|c| c.iter_mut().for_each(|d| *d = decibels(*d * scale)));
+    floor_below_max(&mut db);
 
-    let basis = dct_ii_ortho(N_MFCC, bands);
-    basis
-        .iter()
-        .map(|row| {
-            db.chunks_exact(bands)
-                .map(|frame| row.iter().zip(frame).map(|(a, b)| a * b).sum())
-                .collect()
+    // basis[i][k]: band i's weight in coefficient k.
+    let dct = dct_ii_ortho(N_MFCC, bands);
+    let basis: Vec<[f32; N_MFCC]> = (0..bands)
+        .map(|i| std::array::from_fn(|k| dct[k][i] as f32))
+        .collect();
+    let per_frame: Vec<[f32; N_MFCC]> = db
+        .par_chunks(bands)
+        .map(|frame| {
+            let mut out = [0.0f32; N_MFCC];
+            for (x, row) in frame.iter().zip(&basis) {
+                out.iter_mut().zip(row).for_each(|(o, w)| *o += x * w);
+            }
+            out
         })
+        .collect();
+    (0..N_MFCC)
+        .map(|k| per_frame.iter().map(|c| f64::from(c[k])).collect())
         .collect()
 }
 

@@ -4,24 +4,30 @@
 //!
 //! The window is the periodic Hann window (scipy `get_window('hann', 1024,
 //! fftbins=True)`); frame `t` covers samples `t*256 - 512 .. t*256 + 512`,
-//! zeros outside the signal. The FFT runs in f64 like librosa's (its window
-//! is f64, so numpy transforms in f64).
+//! zeros outside the signal. The FFT runs in f64 like librosa's (its
+//! window is f64, so numpy transforms in f64) and the power leaves as f32
+//! (librosa's spectrogram is complex64). An f32 FFT measured 19% faster for
+//! the mel part but moved the mel 6.6e-4 dB from librosa's, against
+//! 1.1e-5 dB in f64 and a 1e-3 dB budget: a bin near the 80 dB floor
+//! sees the f32 rounding of the frame's loudest bins.
 
 use std::f64::consts::PI;
 use std::sync::Arc;
 
+use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::{frame_count, HOP, N_BINS, N_FFT};
+use super::{HOP, N_BINS, N_FFT};
 
 /// Computes frames of the power spectrum; one instance per thread, reused
-/// across channels and tracks (the FFT plan and buffers are kept).
+/// across frames, channels and tracks (the FFT plan and buffers are kept).
 pub struct PowerStft {
     window: Vec<f64>,
     fft: Arc<dyn RealToComplex<f64>>,
     input: Vec<f64>,
-    output: Vec<realfft::num_complex::Complex<f64>>,
-    scratch: Vec<realfft::num_complex::Complex<f64>>,
+    output: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+    power: Vec<f32>,
 }
 
 impl Default for PowerStft {
@@ -38,42 +44,42 @@ impl PowerStft {
             input: fft.make_input_vec(),
             output: fft.make_output_vec(),
             scratch: fft.make_scratch_vec(),
+            power: vec![0.0; N_BINS],
             fft,
         }
     }
 
-    /// `power: [frames, N_BINS]` for `signal`, frames = `1 + len / HOP`,
-    /// passed to `sink(t, power_of_frame_t)` in order, so a caller can reduce
-    /// each frame (e.g. to mel bands) without holding the whole spectrogram.
-    pub fn for_each_frame(&mut self, signal: &[f32], mut sink: impl FnMut(usize, &[f64])) {
-        let mut power = vec![0.0f64; N_BINS];
-        for t in 0..frame_count(signal.len()) {
-            // Sample index of the frame's first point, in the unpadded signal.
-            let start = (t * HOP) as isize - (N_FFT / 2) as isize;
-            for (i, (slot, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
-                let k = start + i as isize;
-                *slot = if k >= 0 && (k as usize) < signal.len() {
-                    f64::from(signal[k as usize]) * w
-                } else {
-                    0.0
-                };
+    /// `power: [N_BINS]` of frame `t` of `signal` (frames = `1 + len / HOP`).
+    pub fn frame(&mut self, signal: &[f32], t: usize) -> &[f32] {
+        // Sample index of the frame's first point, in the unpadded signal.
+        let start = (t * HOP) as isize - (N_FFT / 2) as isize;
+        let inside = usize::try_from(start)
+            .ok()
+            .and_then(|s| signal.get(s..s + N_FFT));
+        match inside {
+            Some(samples) => {
+                for ((slot, w), x) in self.input.iter_mut().zip(&self.window).zip(samples) {
+                    *slot = f64::from(*x) * w;
+                }
             }
-            // Lengths come from the plan itself, so this cannot fail.
-            self.fft
-                .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-                .expect("buffers sized by the FFT plan");
-            for (p, x) in power.iter_mut().zip(&self.output) {
-                *p = x.norm_sqr();
+            None => {
+                for (i, (slot, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
+                    let k = start + i as isize;
+                    *slot = usize::try_from(k)
+                        .ok()
+                        .and_then(|k| signal.get(k))
+                        .map_or(0.0, |&x| f64::from(x) * w);
+                }
             }
-            sink(t, &power);
         }
-    }
-
-    /// The whole power spectrogram: `power: [frames, N_BINS]`, row-major.
-    pub fn power(&mut self, signal: &[f32]) -> Vec<f64> {
-        let mut out = Vec::with_capacity(frame_count(signal.len()) * N_BINS);
-        self.for_each_frame(signal, |_, frame| out.extend_from_slice(frame));
-        out
+        // Lengths come from the plan itself, so this cannot fail.
+        self.fft
+            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
+            .expect("buffers sized by the FFT plan");
+        for (p, x) in self.power.iter_mut().zip(&self.output) {
+            *p = x.norm_sqr() as f32;
+        }
+        &self.power
     }
 }
 
@@ -86,27 +92,38 @@ pub fn periodic_hann(n: usize) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::frame_count;
     use super::*;
+
+    fn power(signal: &[f32]) -> Vec<f32> {
+        let mut stft = PowerStft::new();
+        (0..frame_count(signal.len()))
+            .flat_map(|t| stft.frame(signal, t).to_vec())
+            .collect()
+    }
 
     #[test]
     fn frame_count_and_centering() {
-        let mut stft = PowerStft::new();
         // One impulse at sample 1000: frames whose window covers it see it.
         let mut signal = vec![0.0f32; 2000];
         signal[1000] = 1.0;
-        let power = stft.power(&signal);
+        let power = power(&signal);
         assert_eq!(power.len(), frame_count(2000) * N_BINS);
         assert_eq!(frame_count(2000), 8);
+        let window = periodic_hann(N_FFT);
         for t in 0..8 {
             // A delta gives a flat spectrum of height window(1000 - start)^2.
             let offset = 1000 - (t * HOP) as isize + (N_FFT / 2) as isize;
             let w = if (0..N_FFT as isize).contains(&offset) {
-                periodic_hann(N_FFT)[offset as usize]
+                window[offset as usize]
             } else {
                 0.0
             };
             let frame = &power[t * N_BINS..(t + 1) * N_BINS];
-            assert!(frame.iter().all(|p| (p - w * w).abs() < 1e-12), "frame {t}");
+            assert!(
+                frame.iter().all(|&p| (f64::from(p) - w * w).abs() < 1e-6),
+                "frame {t}"
+            );
         }
     }
 
@@ -116,14 +133,14 @@ mod tests {
         let signal: Vec<f32> = (0..8192)
             .map(|i| (2.0 * PI * 16.0 * i as f64 / N_FFT as f64).cos() as f32)
             .collect();
-        let power = PowerStft::new().power(&signal);
+        let power = power(&signal);
         let frame = &power[10 * N_BINS..11 * N_BINS];
         let peak = (0..N_BINS).max_by(|&a, &b| frame[a].total_cmp(&frame[b]));
         assert_eq!(peak, Some(16));
         // Hann: main lobe over bins 15..=17 with amplitudes 1/4, 1/2, 1/4 of N/2.
-        let amp = N_FFT as f64 / 2.0;
-        assert!((frame[16] - (amp / 2.0).powi(2)).abs() / frame[16] < 1e-6);
-        assert!((frame[15] - (amp / 4.0).powi(2)).abs() / frame[16] < 1e-6);
-        assert!(frame[20] / frame[16] < 1e-12);
+        let amp = N_FFT as f32 / 2.0;
+        assert!((frame[16] - (amp / 2.0).powi(2)).abs() / frame[16] < 1e-5);
+        assert!((frame[15] - (amp / 4.0).powi(2)).abs() / frame[16] < 1e-5);
+        assert!(frame[20] / frame[16] < 1e-10);
     }
 }

@@ -131,7 +131,8 @@ impl Stage for MelSpectrograms {
     fn version(&self) -> u32 {
         // 2: a file stating an implausible sample rate is a failure.
         // 3: resampled by libsoxr itself (librosa's samples; mels move by
-        // up to 0.23 dB in the top bands).
+        // up to 0.23 dB in the top bands); mel power and MFCC in f32 after
+        // the FFT, as librosa (values move by about 1e-5 dB).
         3
     }
     fn doc(&self) -> &'static str {
