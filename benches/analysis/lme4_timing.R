@@ -1,6 +1,7 @@
 # The lme4 side of the analysis benchmark (see compare_lme4.sh): times the
-# REML fit of Model 1 (lme4's default optimiser settings) and its
-# parametric bootstrap with bootMer, on the committed reference study.
+# REML fit of Model 1 with independent random effects (the stage's
+# default; lme4's default optimiser settings) and its parametric bootstrap
+# with bootMer, on the committed reference study.
 #
 # Usage: Rscript lme4_timing.R REFERENCE_DIR OUT_JSON NSIM
 suppressPackageStartupMessages({
@@ -13,6 +14,7 @@ out <- args[2]
 nsim <- as.integer(args[3])
 source(file.path(ref, "study.R"))
 d <- prepare_study(file.path(ref, "runs.csv"), file.path(ref, "scores.csv"))
+f1 <- model1_formula("independent")
 
 fit_times <- sapply(1:5, function(i) system.time(m1 <<- lmer(f1, data = d, REML = TRUE))[["elapsed"]])
 percentile <- function(b) apply(b$t, 2, quantile, probs = c(0.025, 0.975), type = 7, na.rm = TRUE)

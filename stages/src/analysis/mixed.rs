@@ -4,11 +4,14 @@
 //!
 //! y = X beta + Z Lambda u + e,  u ~ N(0, sigma^2 I),  e ~ N(0, sigma^2 I),
 //!
-//! where Lambda is block diagonal: one lower-triangular q x q factor per
-//! random term (an unstructured covariance sigma^2 Lambda_k Lambda_k'),
-//! repeated for every level of the term's grouping factor. For a given
-//! theta (the factors' entries) beta and sigma^2 have closed forms, so the
-//! REML criterion is minimised over theta alone.
+//! where Lambda is block diagonal: one q x q factor Lambda_k per random
+//! term (covariance sigma^2 Lambda_k Lambda_k'), repeated for every level
+//! of the term's grouping factor. The factor is lower-triangular for an
+//! unstructured covariance (lme4's `(x | g)`) and diagonal for independent
+//! variances (lme4's `(x || g)`, which splits the term into one term per
+//! column: the same theta, in the same order). For a given theta (the
+//! factors' free entries) beta and sigma^2 have closed forms, so the REML
+//! criterion is minimised over theta alone.
 //!
 //! Random effects that never share an observation are independent given
 //! theta: the fitter splits them once into such blocks (union-find over
@@ -74,12 +77,49 @@ impl Default for Config {
     }
 }
 
+/// How the q coefficients of a random term covary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Covariance {
+    /// Independent variances, one per column (lme4's `(x || g)`): Lambda_k
+    /// diagonal, q entries of theta.
+    Independent,
+    /// Any q x q covariance (lme4's `(x | g)`): Lambda_k lower-triangular,
+    /// q (q + 1) / 2 entries of theta.
+    Unstructured,
+}
+
+impl Covariance {
+    pub const NAMES: [&'static str; 2] = ["independent", "unstructured"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Covariance::Independent => Self::NAMES[0],
+            Covariance::Unstructured => Self::NAMES[1],
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Covariance> {
+        [Covariance::Independent, Covariance::Unstructured]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// The number of free entries of a q x q factor.
+    fn theta_len(self, q: usize) -> usize {
+        match self {
+            Covariance::Independent => q,
+            Covariance::Unstructured => q * (q + 1) / 2,
+        }
+    }
+}
+
 /// One random term: q columns whose coefficients vary over the levels of a
-/// grouping factor, with an unstructured q x q covariance.
+/// grouping factor, with a q x q covariance of the given structure.
 #[derive(Debug, Clone)]
 pub struct RandomTerm {
     pub name: String,
     pub columns: Vec<String>,
+    pub covariance: Covariance,
     pub n_levels: usize,
     /// The level of each observation, in 0..n_levels.
     pub level: Vec<usize>,
@@ -98,14 +138,33 @@ impl RandomTerm {
 pub struct TermShape {
     pub name: String,
     pub columns: Vec<String>,
-    /// Where the term's lower-triangular entries (column-major, lme4's
-    /// order) start in theta.
+    pub covariance: Covariance,
+    /// Where the term's free entries (column-major, lme4's order) start in
+    /// theta.
     theta_offset: usize,
 }
 
 impl TermShape {
     pub fn q(&self) -> usize {
         self.columns.len()
+    }
+
+    /// Where column `col` of the factor keeps its free entries in theta,
+    /// the diagonal first (rows col..q unstructured, the diagonal only
+    /// when independent).
+    fn column_entries(&self, col: usize) -> std::ops::Range<usize> {
+        let q = self.q();
+        match self.covariance {
+            Covariance::Independent => {
+                let at = self.theta_offset + col;
+                at..at + 1
+            }
+            Covariance::Unstructured => {
+                // Column k holds rows k..q.
+                let at = self.theta_offset + (0..col).map(|k| q - k).sum::<usize>();
+                at..at + q - col
+            }
+        }
     }
 }
 
@@ -249,9 +308,10 @@ impl Model {
             shapes.push(TermShape {
                 name: term.name.clone(),
                 columns: term.columns.clone(),
+                covariance: term.covariance,
                 theta_offset: theta_len,
             });
-            theta_len += q * (q + 1) / 2;
+            theta_len += term.covariance.theta_len(q);
             piece_base.push(n_pieces);
             n_pieces += term.n_levels;
         }
@@ -318,11 +378,8 @@ impl Model {
     pub fn initial_theta(&self) -> Vec<f64> {
         let mut theta = vec![0.0; self.theta_len];
         for term in &self.terms {
-            let q = term.q();
-            let mut at = term.theta_offset;
-            for col in 0..q {
-                theta[at] = 1.0;
-                at += q - col;
+            for col in 0..term.q() {
+                theta[term.column_entries(col).start] = 1.0;
             }
         }
         theta
@@ -484,13 +541,11 @@ impl Model {
     fn canonical(&self, theta: &[f64]) -> Vec<f64> {
         let mut out = theta.to_vec();
         for term in &self.terms {
-            let q = term.q();
-            let mut at = term.theta_offset;
-            for col in 0..q {
-                if out[at] < 0.0 {
-                    out[at..at + q - col].iter_mut().for_each(|v| *v = -*v);
+            for col in 0..term.q() {
+                let entries = term.column_entries(col);
+                if out[entries.start] < 0.0 {
+                    out[entries].iter_mut().for_each(|v| *v = -*v);
                 }
-                at += q - col;
             }
         }
         out
@@ -872,16 +927,13 @@ impl Layout {
     }
 }
 
-/// Writes a term's factor Lambda_k into `lam`, a lower-triangular [q, q]
-/// whose strict upper triangle stays zero (reused: this runs on every
-/// evaluation).
+/// Writes a term's factor Lambda_k into `lam`, a [q, q] whose entries
+/// outside the structure (the strict upper triangle; off the diagonal when
+/// independent) stay zero (reused: this runs on every evaluation).
 fn factor_into(term: &TermShape, theta: &[f64], lam: &mut DMatrix<f64>) {
-    let q = term.q();
-    let mut at = term.theta_offset;
-    for col in 0..q {
-        for row in col..q {
-            lam[(row, col)] = theta[at];
-            at += 1;
+    for col in 0..term.q() {
+        for (row, &v) in (col..).zip(&theta[term.column_entries(col)]) {
+            lam[(row, col)] = v;
         }
     }
 }

@@ -9,8 +9,12 @@
 //!
 //! * Model 1 and Model 2 ([`models`]) with parametric and case bootstrap
 //!   95% percentile intervals ([`bootstrap`]) and Model 1's pairwise
-//!   strategy differences;
-//! * per dataset, the sources' variance components ([`components`]).
+//!   strategy differences; their random effects have independent
+//!   variances as in the paper's equations (`random_effects:
+//!   independent`, the default) or an unstructured covariance
+//!   (`unstructured`);
+//! * per dataset, the sources' variance components ([`components`]) and
+//!   their shares ([`components::shares`], Table 6's "percent of total").
 //!
 //! The fitter ([`mixed`]) is lme4's profiled REML over the relative
 //! covariance factors (nalgebra for the linear algebra), optimised by
@@ -33,8 +37,8 @@
 //!   where not estimable / no SS-R run).
 //! * `fit` (JSON): per model the REML log-likelihood, residual variance,
 //!   random-effect covariances, theta, singular flag and reason, optimiser
-//!   evaluations, n, bootstrap counts; per dataset the components' fits and
-//!   shares; the source-variance correlations.
+//!   evaluations, n, bootstrap counts, each term's structure; per dataset
+//!   the components' fits and shares; the share-performance correlations.
 
 pub mod design;
 

@@ -1,25 +1,27 @@
-//! The two models of SPEC 7 as designs for the fitter.
+//! The two models of SPEC 7 as designs for the fitter, with the random
+//! effects' covariance a choice ([`Covariance`]): independent variances as
+//! in the paper's equations (Sect. 5.1: u_0rd ~ N(0, s2_0r), u_1rd ~ N(0,
+//! s2_1r); u_1d, u_2d, u_3d each N(0, s2_k)), lme4's `||`, or unstructured
+//! (correlated), lme4's `|`. In lme4 (`|` below; `||` when independent):
 //!
-//! Model 1 (lme4: `y* ~ 0 + i_r + s_r + (0 + i_SSR | dataset) + (0 + i_r +
-//! s_r | dataset)` for each multi-source r, with i_r the indicator of
-//! strategy r and s_r = i_r n*): a fixed intercept b0[r] per strategy, a
-//! fixed slope b1[r] per multi-source strategy, and per strategy an
-//! (intercept, slope) random effect per dataset with its own unstructured
-//! 2 x 2 covariance. The term's columns are zero outside its strategy, so
-//! this is exactly u_rd ~ N(0, Sigma_r). SS-R's n* is always 0: its slope
-//! (fixed and random) is not estimable and is left out.
+//! Model 1 (`y* ~ 0 + i_r + s_r + (0 + i_SSR | dataset) + (0 + i_r + s_r |
+//! dataset)` for each multi-source r, with i_r the indicator of strategy r
+//! and s_r = i_r n*): a fixed intercept b0[r] per strategy, a fixed slope
+//! b1[r] per multi-source strategy, and per strategy an (intercept, slope)
+//! random effect per dataset with its own 2 x 2 covariance. The term's
+//! columns are zero outside its strategy, so this is exactly u_rd ~ N(0,
+//! Sigma_r). SS-R's n* is always 0: its slope (fixed and random) is not
+//! estimable and is left out.
 //!
-//! Model 2 (lme4: `y* ~ 1 + r* * n* + (0 + r* + n* + r*:n* | dataset)`):
-//! b0, b10, b20, b30 fixed, and random dataset slopes of r*, n* and r* n*
-//! with an unstructured 3 x 3 covariance, lme4's default for that formula
-//! and the same choice as Model 1's per-strategy covariance (SPEC 7 says
-//! "random dataset slopes" without restricting their correlations).
+//! Model 2 (`y* ~ 1 + r* * n* + (0 + r* + n* + r*:n* | dataset)`): b0, b10,
+//! b20, b30 fixed, and random dataset slopes of r*, n* and r* n* with a
+//! 3 x 3 covariance.
 //!
 //! A design is built from rows (group, observation): the fit uses each
 //! observation's dataset, the case bootstrap the position of its dataset's
 //! draw, so that a dataset drawn twice counts as two datasets.
 
-use super::mixed::{Model, RandomTerm};
+use super::mixed::{Covariance, Model, RandomTerm};
 use super::scores::Observation;
 use crate::api::StageError;
 use crate::study::Strategy;
@@ -42,12 +44,18 @@ impl Which {
         }
     }
 
-    /// The design and the response y* of `rows`, `levels` dataset groups.
-    pub fn build(self, rows: &[Row], levels: usize) -> Result<(Model, Vec<f64>), StageError> {
+    /// The design and the response y* of `rows`, `levels` dataset groups,
+    /// every random term with the `covariance` structure.
+    pub fn build(
+        self,
+        rows: &[Row],
+        levels: usize,
+        covariance: Covariance,
+    ) -> Result<(Model, Vec<f64>), StageError> {
         let y = rows.iter().map(|(_, o)| o.y_star).collect();
         let model = match self {
-            Which::Model1 => model1(rows, levels),
-            Which::Model2 => model2(rows, levels),
+            Which::Model1 => model1(rows, levels, covariance),
+            Which::Model2 => model2(rows, levels, covariance),
         }
         .map_err(|e| StageError::Data(format!("{}: {e}", self.name())))?;
         Ok((model, y))
@@ -71,7 +79,7 @@ fn strategies(rows: &[Row]) -> Vec<Strategy> {
         .collect()
 }
 
-fn model1(rows: &[Row], levels: usize) -> Result<Model, StageError> {
+fn model1(rows: &[Row], levels: usize, covariance: Covariance) -> Result<Model, StageError> {
     let present = strategies(rows);
     let sloped: Vec<Strategy> = present
         .iter()
@@ -112,6 +120,7 @@ fn model1(rows: &[Row], levels: usize) -> Result<Model, StageError> {
             RandomTerm {
                 name: format!("{} | dataset", s.name()),
                 columns,
+                covariance,
                 n_levels: levels,
                 level: rows.iter().map(|(g, _)| *g).collect(),
                 z,
@@ -124,7 +133,7 @@ fn model1(rows: &[Row], levels: usize) -> Result<Model, StageError> {
 /// Model 2's fixed effects, in order.
 pub const MODEL2_TERMS: [&str; 4] = ["b0", "b10", "b20", "b30"];
 
-fn model2(rows: &[Row], levels: usize) -> Result<Model, StageError> {
+fn model2(rows: &[Row], levels: usize, covariance: Covariance) -> Result<Model, StageError> {
     let mut x = Vec::with_capacity(rows.len() * 4);
     let mut z = Vec::with_capacity(rows.len() * 3);
     for (_, o) in rows {
@@ -135,6 +144,7 @@ fn model2(rows: &[Row], levels: usize) -> Result<Model, StageError> {
     let term = RandomTerm {
         name: "dataset".into(),
         columns: vec!["r*".into(), "n*".into(), "r*:n*".into()],
+        covariance,
         n_levels: levels,
         level: rows.iter().map(|(g, _)| *g).collect(),
         z,

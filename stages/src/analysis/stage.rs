@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::bootstrap::{self, Replicates};
 use super::components::{self, DatasetComponents};
-use super::mixed::{Config, Fit, Model};
+use super::mixed::{Config, Covariance, Fit, Model};
 use super::models::{intercept_name, slope_name, Row, Which};
 use super::scores::{build_study, read_runs, Origin, Study};
 use crate::api::*;
@@ -27,6 +27,14 @@ const RESAMPLES: ParamSpec = ParamSpec {
     ty: ParamType::Int,
     default: Some("200"),
     doc: "resamples of each bootstrap (parametric and case, per model)",
+    in_key: true,
+};
+const RANDOM_EFFECTS: ParamSpec = ParamSpec {
+    name: "random_effects",
+    ty: ParamType::Choice(&Covariance::NAMES),
+    default: Some("independent"),
+    doc: "covariance of Models 1 and 2's random effects: `independent` variances, as in the \
+          paper's equations (lme4's `||`), or `unstructured` (correlated, lme4's `|`)",
     in_key: true,
 };
 const SEED: ParamSpec = ParamSpec {
@@ -47,7 +55,8 @@ impl Stage for Analyze {
     fn version(&self) -> u32 {
         // 2: argmin's Nelder-Mead (other last digits); rank-deficient fixed
         // effects dropped with a warning instead of failing.
-        2
+        // 3: independent random effects by default (were unstructured).
+        3
     }
     fn doc(&self) -> &'static str {
         "Standardises scores within dataset and fits the two linear mixed models of SPEC 7 by \
@@ -55,7 +64,7 @@ impl Stage for Analyze {
          strategy comparisons), plus per-dataset variance components of the sources."
     }
     fn params(&self) -> &'static [ParamSpec] {
-        &[RESAMPLES, SEED]
+        &[RESAMPLES, SEED, RANDOM_EFFECTS]
     }
     fn inputs(&self) -> &'static [InputSpec] {
         &[
@@ -84,6 +93,14 @@ impl Stage for Analyze {
         let seed = u64::try_from(seed).map_err(|_| StageError::Param {
             name: SEED.name.into(),
             reason: format!("{seed} must be >= 0"),
+        })?;
+        let covariance = ctx.params.str(RANDOM_EFFECTS.name)?;
+        let covariance = Covariance::parse(covariance).ok_or_else(|| StageError::Param {
+            name: RANDOM_EFFECTS.name.into(),
+            reason: format!(
+                "unknown `{covariance}` (one of {})",
+                Covariance::NAMES.join(", ")
+            ),
         })?;
 
         let runs_node = ctx.input(RUNS_SLOT)?;
@@ -123,7 +140,7 @@ impl Stage for Analyze {
             scores.push((batch, origin));
         }
         let study = build_study(&runs, &scores)?;
-        analyze(&study, resamples, seed, ctx.progress).map(|out| {
+        analyze(&study, covariance, resamples, seed, ctx.progress).map(|out| {
             let warnings = warnings(&out);
             let out = if warnings.is_empty() {
                 out
@@ -137,6 +154,7 @@ impl Stage for Analyze {
                 .meta("runs_without_scores", study.runs_without_scores)
                 .meta("bootstrap_resamples", resamples)
                 .meta("seed", seed)
+                .meta("random_effects", covariance.name())
         })
     }
 }
@@ -205,9 +223,11 @@ pub fn bootstrap_config() -> Config {
     }
 }
 
-/// Everything after reading: fits, bootstraps, tables, JSON.
+/// Everything after reading: fits (Models 1 and 2 with `covariance`
+/// random effects), bootstraps, tables, JSON.
 pub fn analyze(
     study: &Study,
+    covariance: Covariance,
     resamples: usize,
     seed: u64,
     progress: &dyn Progress,
@@ -220,6 +240,7 @@ pub fn analyze(
             fit_model(
                 study,
                 which,
+                covariance,
                 resamples,
                 seed.wrapping_add(m as u64),
                 progress,
@@ -240,12 +261,13 @@ pub fn analyze(
 fn fit_model(
     study: &Study,
     which: Which,
+    covariance: Covariance,
     resamples: usize,
     seed: u64,
     progress: &dyn Progress,
 ) -> Result<Analysis, StageError> {
     let rows: Vec<Row> = study.observations.iter().map(|o| (o.dataset, o)).collect();
-    let (model, y) = which.build(&rows, study.datasets.len())?;
+    let (model, y) = which.build(&rows, study.datasets.len(), covariance)?;
     let fit = model
         .fit(&model.response(&y)?, None, &fit_config())
         .map_err(|e| StageError::Data(format!("{}: {e}", which.name())))?;
@@ -267,7 +289,7 @@ fn fit_model(
                     .map(move |o| (position, o))
             })
             .collect();
-        let (resampled, y) = which.build(&rows, groups)?;
+        let (resampled, y) = which.build(&rows, groups, covariance)?;
         if resampled.fixed_names() != model.fixed_names() {
             return Err(StageError::Data(format!(
                 "the resample's fixed effects are {:?}",
@@ -444,6 +466,7 @@ fn model_json(a: &Analysis) -> Value {
             json!({
                 "term": term.name,
                 "columns": term.columns,
+                "structure": term.covariance.name(),
                 "covariance": matrix(&|i, j| cov[i * q + j]),
                 "sd": sd.iter().map(|v| number(*v)).collect::<Vec<_>>(),
                 "correlation": matrix(&|i, j| cov[i * q + j] / (sd[i] * sd[j])),
@@ -493,19 +516,24 @@ fn fit_json(analyses: &[Analysis], components: &[DatasetComponents]) -> Value {
     for a in analyses {
         out.insert(a.which.name().into(), model_json(a));
     }
+    let shares: Vec<Vec<f64>> = components
+        .iter()
+        .map(|c| components::shares(&c.variance))
+        .collect();
     let per_dataset: Map<String, Value> = components
         .iter()
-        .map(|c| {
-            let shares: Map<String, Value> = Source::ALL
+        .zip(&shares)
+        .map(|(c, share)| {
+            let share: Map<String, Value> = Source::ALL
                 .iter()
-                .zip(c.shares())
-                .map(|(s, v)| (s.name().to_string(), number(v)))
+                .zip(share)
+                .map(|(s, v)| (s.name().to_string(), number(*v)))
                 .collect();
             let value = json!({
                 "n": c.n,
                 "reml_log_likelihood": number(c.reml_log_likelihood),
                 "residual_variance": number(c.residual_variance),
-                "share_of_total": shares,
+                "share_of_total": share,
                 "singular": c.singular.is_some(),
                 "singular_reason": c.singular,
                 "warnings": c.warnings,
@@ -516,7 +544,7 @@ fn fit_json(analyses: &[Analysis], components: &[DatasetComponents]) -> Value {
             (c.dataset.clone(), value)
         })
         .collect();
-    let all_shares: Vec<f64> = components.iter().flat_map(|c| c.shares()).collect();
+    let all_shares: Vec<f64> = shares.iter().flatten().copied().collect();
     let all_ssr: Vec<f64> = components
         .iter()
         .flat_map(|c| c.ssr_y_star.clone())
@@ -526,9 +554,9 @@ fn fit_json(analyses: &[Analysis], components: &[DatasetComponents]) -> Value {
         .iter()
         .enumerate()
         .map(|(k, s)| {
-            let shares: Vec<f64> = components.iter().map(|c| c.shares()[k]).collect();
+            let source_shares: Vec<f64> = shares.iter().map(|c| c[k]).collect();
             let ssr: Vec<f64> = components.iter().map(|c| c.ssr_y_star[k]).collect();
-            let (r, n) = components::pearson(&shares, &ssr);
+            let (r, n) = components::pearson(&source_shares, &ssr);
             (s.name().to_string(), json!({"r": number(r), "n": n}))
         })
         .collect();
@@ -542,7 +570,7 @@ fn fit_json(analyses: &[Analysis], components: &[DatasetComponents]) -> Value {
     out.insert(
         "source_correlation".into(),
         json!({
-            "of": "Pearson r between a source's share of its dataset's total variance and the mean y* of its SS-R runs there",
+            "of": "Pearson r between a source's share of its dataset's summed source components (Table 6's percent of total / 100) and the mean y* of its SS-R runs there",
             "pooled": {"r": number(pooled), "n": pairs},
             "per_source": per_source,
         }),

@@ -24,17 +24,27 @@ prepare_study <- function(runs_csv, scores_csv) {
   d
 }
 
+# The random effects' covariance: "independent" variances, as in the
+# paper's equations (lme4's double bar `||`, which splits a term into one
+# term per column), or "unstructured" (lme4's default `|`).
+bar <- function(structure) switch(structure, independent = "||", unstructured = "|")
+
 # Model 1: one fixed intercept per strategy and one fixed slope per
 # multi-source strategy; per strategy, a (intercept, slope) random effect per
-# dataset with its own unstructured 2x2 covariance (SS-R: intercept only,
-# since its n* is always 0). Each term's columns are zero outside its
-# strategy, so this is exactly u_rd ~ N(0, Sigma_r).
+# dataset with its own 2x2 covariance (SS-R: intercept only, since its n* is
+# always 0). Each term's columns are zero outside its strategy, so this is
+# exactly u_rd ~ N(0, Sigma_r).
 fixed1 <- c(paste0("i_", keys), paste0("s_", keys[-1]))
-random1 <- c("(0 + i_SSR | dataset)",
-             sprintf("(0 + i_%s + s_%s | dataset)", keys[-1], keys[-1]))
-f1 <- as.formula(paste("y_star ~ 0 +", paste(fixed1, collapse = " + "), "+",
-                       paste(random1, collapse = " + ")))
+model1_formula <- function(structure) {
+  random1 <- c("(0 + i_SSR | dataset)",
+               sprintf("(0 + i_%s + s_%s %s dataset)", keys[-1], keys[-1], bar(structure)))
+  as.formula(paste("y_star ~ 0 +", paste(fixed1, collapse = " + "), "+",
+                   paste(random1, collapse = " + ")))
+}
 
-# Model 2: overall intercept, fixed r*, n*, r*:n*, and correlated random
-# dataset slopes of the three (lme4's default unstructured 3x3 covariance).
-f2 <- y_star ~ 1 + r_star * n_star + (0 + r_star + n_star + r_star:n_star | dataset)
+# Model 2: overall intercept, fixed r*, n*, r*:n*, and random dataset slopes
+# of the three.
+model2_formula <- function(structure) {
+  as.formula(sprintf("y_star ~ 1 + r_star * n_star + (0 + r_star + n_star + r_star:n_star %s dataset)",
+                     bar(structure)))
+}

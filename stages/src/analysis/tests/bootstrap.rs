@@ -3,7 +3,7 @@
 //! simulated from known fixed effects.
 
 use crate::analysis::bootstrap::{case, parametric, quantile};
-use crate::analysis::mixed::{Config, Fit, Model};
+use crate::analysis::mixed::{Config, Covariance, Fit, Model};
 use crate::analysis::models::{Row, Which};
 use crate::analysis::normal::Normal;
 use crate::api::{Progress, StageError};
@@ -17,12 +17,12 @@ impl Progress for Quiet {
     fn advance(&self, _: u64) {}
 }
 
-/// Known Model 2 values: fixed effects, theta (sds 0.4, 0.08, 0.1 relative
-/// to sigma = 0.5, independent), residual variance.
+/// Known Model 2 values (independent random effects): fixed effects,
+/// theta (sds 0.4, 0.08, 0.1 relative to sigma = 0.5), residual variance.
 fn truth() -> Fit {
     Fit {
         fixed: vec![-1.0, 1.5, 0.1, 0.05],
-        theta: vec![0.8, 0.0, 0.0, 0.16, 0.0, 0.2],
+        theta: vec![0.8, 0.16, 0.2],
         residual_variance: 0.25,
         reml_log_likelihood: f64::NAN,
         covariances: vec![],
@@ -36,7 +36,10 @@ fn truth() -> Fit {
 fn model2(datasets: usize) -> Model {
     let obs = observations(datasets);
     let rows: Vec<Row> = obs.iter().map(|o| (o.dataset, o)).collect();
-    Which::Model2.build(&rows, datasets).unwrap().0
+    Which::Model2
+        .build(&rows, datasets, Covariance::Independent)
+        .unwrap()
+        .0
 }
 
 fn fitted(model: &Model, seed: u64) -> Fit {

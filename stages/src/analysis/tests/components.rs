@@ -1,7 +1,8 @@
-//! Variance components: what cannot be estimated is NaN with a reason, and
-//! the correlation is Pearson's over the complete pairs.
+//! Variance components: what cannot be estimated is NaN with a reason, the
+//! shares are over the sources' components (Table 6), and the correlation
+//! is Pearson's over the complete pairs.
 
-use crate::analysis::components::{pearson, per_dataset};
+use crate::analysis::components::{pearson, per_dataset, shares};
 use crate::analysis::mixed::Config;
 use crate::analysis::scores::{Observation, Study};
 use crate::study::{Source, Strategy};
@@ -68,11 +69,29 @@ fn a_source_in_every_run_has_no_component() {
             c.variance[k]
         );
     }
-    // The shares and the residual's share make up the total.
-    let components: f64 = c.variance.iter().filter(|v| v.is_finite()).sum();
-    let shares: f64 = c.shares().iter().filter(|v| v.is_finite()).sum();
-    let residual_share = c.residual_variance / (c.residual_variance + components);
-    assert!((shares + residual_share - 1.0).abs() < 1e-12);
+    // The estimable sources' shares make up the total; tag has none.
+    let share = shares(&c.variance);
+    let total: f64 = share.iter().filter(|v| v.is_finite()).sum();
+    assert!((total - 1.0).abs() < 1e-12, "{share:?}");
+    assert!(share[Source::ALL.iter().position(|s| *s == Source::Tag).unwrap()].is_nan());
+}
+
+#[test]
+fn shares_are_over_the_sources_components_only() {
+    // Table 6's FMA column in percent (its `< 1` as 0.4): the shares are
+    // the components over their sum, whatever the residual.
+    let fma = [32.0, 6.0, 3.0, 0.4, 17.0, 0.4, 9.0, 32.0];
+    let sum: f64 = fma.iter().sum();
+    let scaled: Vec<f64> = fma.iter().map(|v| v * 0.01).collect();
+    for (share, v) in shares(&scaled).iter().zip(fma) {
+        assert!((share - v / sum).abs() < 1e-15);
+    }
+    let with_nan = shares(&[0.5, f64::NAN, 1.5]);
+    assert_eq!(with_nan[0], 0.25);
+    assert!(with_nan[1].is_nan());
+    assert_eq!(with_nan[2], 0.75);
+    // No component above 0: no shares.
+    assert!(shares(&[0.0, 0.0, f64::NAN]).iter().all(|v| v.is_nan()));
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! The fitter's own properties: singular fits are reported, fixed effects
 //! that cannot be estimated are dropped with lme4's message, malformed
-//! designs are refused, and a fit recovers the parameters of data
-//! simulated from known values.
+//! designs are refused, independent variances are the unstructured
+//! covariance with its correlations at 0, and a fit recovers the
+//! parameters of data simulated from known values.
 
-use crate::analysis::mixed::{Config, Fit, Model, RandomTerm};
+use crate::analysis::mixed::{Config, Covariance, Fit, Model, RandomTerm};
 use crate::analysis::models::{Row, Which};
 use crate::analysis::normal::Normal;
 use crate::analysis::scores::Observation;
@@ -32,21 +33,20 @@ fn no_between_dataset_variation_is_singular() {
     for o in &mut obs {
         o.y_star = o.r_star() + 0.1 * o.n_star() + jitter(&o.representation);
     }
-    for which in [Which::Model1, Which::Model2] {
-        let (model, y) = which.build(&rows(&obs), 7).unwrap();
-        let fit = model
-            .fit(&model.response(&y).unwrap(), None, &Config::default())
-            .unwrap();
-        let reason = fit
-            .singular
-            .unwrap_or_else(|| panic!("{}: not flagged", which.name()));
-        assert!(reason.contains("is ~0"), "{}: {reason}", which.name());
-        for cov in &fit.covariances {
-            assert!(
-                cov.iter().all(|v| v.abs() < 1e-6),
-                "{}: {cov:?}",
-                which.name()
-            );
+    for covariance in [Covariance::Independent, Covariance::Unstructured] {
+        for which in [Which::Model1, Which::Model2] {
+            let what = format!("{} {}", which.name(), covariance.name());
+            let (model, y) = which.build(&rows(&obs), 7, covariance).unwrap();
+            let fit = model
+                .fit(&model.response(&y).unwrap(), None, &Config::default())
+                .unwrap();
+            let reason = fit
+                .singular
+                .unwrap_or_else(|| panic!("{what}: not flagged"));
+            assert!(reason.contains("is ~0"), "{what}: {reason}");
+            for cov in &fit.covariances {
+                assert!(cov.iter().all(|v| v.abs() < 1e-6), "{what}: {cov:?}");
+            }
         }
     }
 }
@@ -67,7 +67,9 @@ fn perfectly_correlated_random_effects_are_singular() {
         .into_iter()
         .filter(|o| o.strategy == Strategy::MsCr2)
         .collect();
-    let (model, y) = Which::Model1.build(&rows(&only), 7).unwrap();
+    let (model, y) = Which::Model1
+        .build(&rows(&only), 7, Covariance::Unstructured)
+        .unwrap();
     let fit = model
         .fit(&model.response(&y).unwrap(), None, &Config::default())
         .unwrap();
@@ -85,7 +87,9 @@ fn scores_fitted_exactly_are_refused() {
     for o in &mut obs {
         o.y_star = o.dataset as f64 + (0.1 + o.dataset as f64 / 10.0) * o.n_star();
     }
-    let (model, y) = Which::Model1.build(&rows(&obs), 7).unwrap();
+    let (model, y) = Which::Model1
+        .build(&rows(&obs), 7, Covariance::Independent)
+        .unwrap();
     let err = model
         .fit(&model.response(&y).unwrap(), None, &Config::default())
         .unwrap_err();
@@ -115,7 +119,9 @@ fn slopes_that_cannot_be_estimated_are_dropped_with_lme4s_message() {
                 .filter(|o| o.strategy != Strategy::MsCr2 || o.sources.len() == n)
                 .collect(),
         );
-        let (model, y) = Which::Model1.build(&rows(&obs), 3).unwrap();
+        let (model, y) = Which::Model1
+            .build(&rows(&obs), 3, Covariance::Independent)
+            .unwrap();
         assert_eq!(model.dropped(), ["b1[MS-CR@2]"], "n = {n}");
         assert_eq!(model.fixed_names().len(), 10);
         assert!(!model.fixed_names().contains(&"b1[MS-CR@2]".to_string()));
@@ -135,7 +141,9 @@ fn slopes_that_cannot_be_estimated_are_dropped_with_lme4s_message() {
     }
     // The full design drops nothing and warns of nothing.
     let obs = scored(observations(3));
-    let (model, y) = Which::Model1.build(&rows(&obs), 3).unwrap();
+    let (model, y) = Which::Model1
+        .build(&rows(&obs), 3, Covariance::Independent)
+        .unwrap();
     assert!(model.dropped().is_empty());
     let fit = model
         .fit(&model.response(&y).unwrap(), None, &Config::default())
@@ -152,6 +160,7 @@ fn dropping_a_column_fits_the_model_without_it() {
     let term = || RandomTerm {
         name: "g".into(),
         columns: vec!["intercept".into()],
+        covariance: Covariance::Independent,
         n_levels: 5,
         level: (0..n).map(|i| i % 5).collect(),
         z: vec![1.0; n],
@@ -187,6 +196,7 @@ fn malformed_designs_are_refused() {
     let term = |level: Vec<usize>, z: Vec<f64>| RandomTerm {
         name: "g".into(),
         columns: vec!["a".into()],
+        covariance: Covariance::Independent,
         n_levels: 2,
         level,
         z,
@@ -208,11 +218,65 @@ fn malformed_designs_are_refused() {
 }
 
 #[test]
+fn independent_variances_are_the_unstructured_covariance_without_correlations() {
+    // The same criterion at the same factor: Model 1's (intercept, slope)
+    // terms and Model 2's 3 x 3, with the off-diagonal entries of the
+    // unstructured theta at 0. The independent fit is singular exactly
+    // when a variance is ~0, and reports zero covariances.
+    let obs = scored(observations(5));
+    for which in [Which::Model1, Which::Model2] {
+        let (independent, y) = which
+            .build(&rows(&obs), 5, Covariance::Independent)
+            .unwrap();
+        let (unstructured, _) = which
+            .build(&rows(&obs), 5, Covariance::Unstructured)
+            .unwrap();
+        let response = independent.response(&y).unwrap();
+        let diagonal: Vec<f64> = (0..independent.theta_len())
+            .map(|i| 0.3 + 0.1 * i as f64)
+            .collect();
+        let mut full = Vec::new();
+        let mut at = 0;
+        for term in unstructured.terms() {
+            let q = term.q();
+            for col in 0..q {
+                full.push(diagonal[at + col]);
+                full.extend(std::iter::repeat_n(0.0, q - col - 1));
+            }
+            at += q;
+        }
+        assert_eq!(full.len(), unstructured.theta_len(), "{}", which.name());
+        let a = independent.reml_deviance(&diagonal, &response);
+        let b = unstructured.reml_deviance(&full, &unstructured.response(&y).unwrap());
+        assert!((a - b).abs() < 1e-10, "{}: {a} vs {b}", which.name());
+        assert_eq!(independent.initial_theta(), vec![1.0; diagonal.len()]);
+
+        let fit = independent
+            .fit(&response, None, &Config::default())
+            .unwrap();
+        assert_eq!(fit.theta.len(), diagonal.len());
+        assert!(fit.theta.iter().all(|t| *t >= 0.0), "{:?}", fit.theta);
+        let tiny = fit.theta.iter().any(|t| *t < 1e-4);
+        assert_eq!(fit.singular.is_some(), tiny, "{:?}", fit.singular);
+        for (term, cov) in independent.terms().iter().zip(&fit.covariances) {
+            let q = term.q();
+            for i in 0..q {
+                for j in (0..q).filter(|&j| j != i) {
+                    assert_eq!(cov[i * q + j], 0.0, "{}", term.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn recovers_known_parameters_from_many_datasets() {
     // Model 2 on 150 datasets simulated from known values.
     let datasets = 150;
     let obs = observations(datasets);
-    let (model, _) = Which::Model2.build(&rows(&obs), datasets).unwrap();
+    let (model, _) = Which::Model2
+        .build(&rows(&obs), datasets, Covariance::Unstructured)
+        .unwrap();
     // Lambda (column-major lower triangle) of a covariance with sds 0.5,
     // 0.1, 0.2 and correlations 0.3, -0.4, 0.2, in units of sigma = 0.5.
     let truth = Fit {

@@ -1,13 +1,15 @@
 //! Agreement with lme4 (tests/reference/analysis/make_reference.R) on the
-//! committed simulated study. Bars: REML log-likelihood and fixed effects
-//! within 1e-4, variance components within 1e-3; the criterion itself, at
-//! lme4's own theta values, within 1e-8.
+//! committed simulated study, Models 1 and 2 with each structure of their
+//! random effects (independent: lme4's `||`; unstructured: `|`). Bars:
+//! REML log-likelihood and fixed effects within 1e-4, variance components
+//! within 1e-3; the criterion itself, at lme4's own theta values, within
+//! 1e-8.
 
 use serde_json::Value;
 
 use super::support::{num, reference, runs_table, scores_table};
 use crate::analysis::components::{self, per_dataset};
-use crate::analysis::mixed::{Config, Fit, Model};
+use crate::analysis::mixed::{Config, Covariance, Fit, Model};
 use crate::analysis::models::{Row, Which};
 use crate::analysis::scores::{build_study, read_runs, Origin, Study};
 use crate::study::{Source, Strategy};
@@ -23,9 +25,19 @@ fn study() -> Study {
     build_study(&runs, &[(scores_table(), origin("scores", "scores"))]).unwrap()
 }
 
-fn build(study: &Study, which: Which) -> (Model, Vec<f64>) {
+const STRUCTURES: [Covariance; 2] = [Covariance::Independent, Covariance::Unstructured];
+const MODELS: [Which; 2] = [Which::Model1, Which::Model2];
+
+fn build(study: &Study, which: Which, covariance: Covariance) -> (Model, Vec<f64>) {
     let rows: Vec<Row> = study.observations.iter().map(|o| (o.dataset, o)).collect();
-    which.build(&rows, study.datasets.len()).unwrap()
+    which
+        .build(&rows, study.datasets.len(), covariance)
+        .unwrap()
+}
+
+/// lme4's fit of `which` with `covariance` random effects.
+fn lme4_fit(r: &Value, which: Which, covariance: Covariance) -> &Value {
+    &r[covariance.name()][which.name()]
 }
 
 fn close(what: &str, ours: f64, theirs: f64, tol: f64) {
@@ -72,20 +84,55 @@ fn standardisation_matches() {
 fn reml_criterion_matches_at_lme4s_theta() {
     let study = study();
     let r = reference();
-    for which in [Which::Model1, Which::Model2] {
-        let (model, y) = build(&study, which);
-        let response = model.response(&y).unwrap();
-        for probe in r[which.name()]["probes"].as_array().unwrap() {
-            let theta: Vec<f64> = probe["theta"].as_array().unwrap().iter().map(num).collect();
-            assert_eq!(theta.len(), model.theta_len());
-            let ours = model.reml_deviance(&theta, &response);
-            close(which.name(), ours, num(&probe["deviance"]), 1e-8);
+    for covariance in STRUCTURES {
+        for which in MODELS {
+            let (model, y) = build(&study, which, covariance);
+            let response = model.response(&y).unwrap();
+            let what = format!("{} {}", which.name(), covariance.name());
+            for probe in lme4_fit(&r, which, covariance)["probes"]
+                .as_array()
+                .unwrap()
+            {
+                let theta: Vec<f64> = probe["theta"].as_array().unwrap().iter().map(num).collect();
+                assert_eq!(theta.len(), model.theta_len(), "{what}");
+                let ours = model.reml_deviance(&theta, &response);
+                close(&what, ours, num(&probe["deviance"]), 1e-8);
+            }
         }
     }
 }
 
-fn check_fit(which: Which, model: &Model, fit: &Fit, expected: &Value) {
-    let name = which.name();
+/// Our covariances as lme4's VarCorr lists them: a q x q matrix per
+/// unstructured term; a 1 x 1 per column of an independent term (lme4
+/// splits `||` terms), whose off-diagonal covariances must be 0.
+fn lme4_blocks(model: &Model, fit: &Fit) -> Vec<(String, Vec<Vec<f64>>)> {
+    let mut blocks = Vec::new();
+    for (term, cov) in model.terms().iter().zip(&fit.covariances) {
+        let q = term.q();
+        let at = |i: usize, j: usize| cov[i * q + j];
+        match term.covariance {
+            Covariance::Unstructured => blocks.push((
+                term.name.clone(),
+                (0..q).map(|i| (0..q).map(|j| at(i, j)).collect()).collect(),
+            )),
+            Covariance::Independent => {
+                for i in 0..q {
+                    assert!(
+                        (0..q).all(|j| j == i || at(i, j) == 0.0),
+                        "{}: {cov:?}",
+                        term.name
+                    );
+                    let name = format!("{} {}", term.name, term.columns[i]);
+                    blocks.push((name, vec![vec![at(i, i)]]));
+                }
+            }
+        }
+    }
+    blocks
+}
+
+fn check_fit(which: Which, covariance: Covariance, model: &Model, fit: &Fit, expected: &Value) {
+    let name = &format!("{} {}", which.name(), covariance.name());
     assert!(fit.converged, "{name}");
     close(
         &format!("{name} REML log-likelihood"),
@@ -113,15 +160,16 @@ fn check_fit(which: Which, model: &Model, fit: &Fit, expected: &Value) {
         .unwrap()
         .values()
         .collect();
-    assert_eq!(theirs.len(), fit.covariances.len());
-    for ((term, cov), their) in model.terms().iter().zip(&fit.covariances).zip(theirs) {
-        let q = term.q();
+    let ours = lme4_blocks(model, fit);
+    assert_eq!(theirs.len(), ours.len(), "{name}");
+    for ((block, cov), their) in ours.iter().zip(theirs) {
         let m = their["matrix"].as_array().unwrap();
-        for i in 0..q {
-            for j in 0..q {
+        assert_eq!(m.len(), cov.len(), "{name} {block}");
+        for (i, row) in cov.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
                 close(
-                    &format!("{name} {} cov[{i}][{j}]", term.name),
-                    cov[i * q + j],
+                    &format!("{name} {block} cov[{i}][{j}]"),
+                    *v,
                     num(&m[i][j]),
                     1e-3,
                 );
@@ -141,19 +189,27 @@ fn check_fit(which: Which, model: &Model, fit: &Fit, expected: &Value) {
 fn model_fits_match_lme4() {
     let study = study();
     let r = reference();
-    for which in [Which::Model1, Which::Model2] {
-        let (model, y) = build(&study, which);
-        let fit = model
-            .fit(&model.response(&y).unwrap(), None, &Config::default())
-            .unwrap();
-        check_fit(which, &model, &fit, &r[which.name()]);
+    for covariance in STRUCTURES {
+        for which in MODELS {
+            let (model, y) = build(&study, which, covariance);
+            let fit = model
+                .fit(&model.response(&y).unwrap(), None, &Config::default())
+                .unwrap();
+            check_fit(
+                which,
+                covariance,
+                &model,
+                &fit,
+                lme4_fit(&r, which, covariance),
+            );
+        }
     }
 }
 
 #[test]
 fn model1_term_names_are_the_reports() {
     let study = study();
-    let (model, _) = build(&study, Which::Model1);
+    let (model, _) = build(&study, Which::Model1, Covariance::Independent);
     let mut expected: Vec<String> = Strategy::ALL
         .iter()
         .map(|s| format!("b0[{}]", s.name()))
@@ -205,7 +261,7 @@ fn variance_components_match_lme4() {
                 1e-12,
             );
         }
-        shares.extend(c.shares());
+        shares.extend(components::shares(&c.variance));
         perf.extend(c.ssr_y_star.iter().copied());
     }
     let (r_ours, n) = components::pearson(&shares, &perf);

@@ -85,8 +85,10 @@ fn analyses_the_reference_study() {
     assert_eq!(terms[6], "b1[MS-SR@FC]");
     assert_eq!(&terms[11..], ["b0", "b10", "b20", "b30"]);
     let estimate = floats(&fixed, "estimate");
-    assert!((estimate[11] - num(&r["model2"]["fixed"]["(Intercept)"])).abs() < 1e-4);
-    assert!((estimate[0] - num(&r["model1"]["fixed"]["i_SSR"])).abs() < 1e-4);
+    // The default: independent random effects.
+    let lme4 = &r["independent"];
+    assert!((estimate[11] - num(&lme4["model2"]["fixed"]["(Intercept)"])).abs() < 1e-4);
+    assert!((estimate[0] - num(&lme4["model1"]["fixed"]["i_SSR"])).abs() < 1e-4);
     for (lo, hi) in [("ci_low", "ci_high"), ("case_ci_low", "case_ci_high")] {
         for ((l, h), e) in floats(&fixed, lo)
             .iter()
@@ -147,10 +149,15 @@ fn analyses_the_reference_study() {
     let fit = fit_json(&out);
     assert_eq!(fit["model1"]["singular"], json!(false));
     assert!(
-        (num(&fit["model2"]["reml_log_likelihood"]) - num(&r["model2"]["reml_log_likelihood"]))
+        (num(&fit["model2"]["reml_log_likelihood"]) - num(&lme4["model2"]["reml_log_likelihood"]))
             .abs()
             < 1e-4
     );
+    assert_eq!(
+        fit["model2"]["random_effects"][0]["structure"],
+        "independent"
+    );
+    assert_eq!(out.metadata["random_effects"], json!("independent"));
     assert_eq!(
         fit["model1"]["bootstrap"]["parametric"]["successful"],
         json!(8)
@@ -324,10 +331,41 @@ fn too_few_datasets_or_zero_variance_are_refused() {
 }
 
 #[test]
+fn unstructured_random_effects_are_an_option() {
+    let out = run_analyze(
+        json!({"bootstrap_resamples": 2, "random_effects": "unstructured"}),
+        runs_table(),
+        vec![scores_table()],
+    )
+    .unwrap();
+    let r = reference();
+    let fit = fit_json(&out);
+    for model in ["model1", "model2"] {
+        let lme4 = &r["unstructured"][model];
+        let ours = num(&fit[model]["reml_log_likelihood"]);
+        assert!(
+            (ours - num(&lme4["reml_log_likelihood"])).abs() < 1e-4,
+            "{model}"
+        );
+        assert_eq!(
+            fit[model]["theta"].as_array().unwrap().len(),
+            lme4["theta"].as_object().unwrap().len(),
+            "{model}"
+        );
+    }
+    assert_eq!(
+        fit["model2"]["random_effects"][0]["structure"],
+        "unstructured"
+    );
+    assert_eq!(out.metadata["random_effects"], json!("unstructured"));
+}
+
+#[test]
 fn bad_parameters_are_refused() {
     for (params, name) in [
         (json!({"bootstrap_resamples": 0}), "bootstrap_resamples"),
         (json!({"seed": -1}), "seed"),
+        (json!({"random_effects": "diagonal"}), "random_effects"),
     ] {
         match run_analyze(params, runs_table(), vec![scores_table()]) {
             Err(StageError::Param { name: n, .. }) => assert_eq!(n, name),
