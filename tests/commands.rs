@@ -1,5 +1,10 @@
 //! The smaller commands and options: --only, --force, gc, show, dag.
 
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
 use crate::scenarios::{small_project, ALL, PIPELINE};
 use crate::support::*;
 
@@ -135,4 +140,41 @@ fn dag_is_graphviz_with_every_edge() {
         assert!(dot.contains(edge), "{edge} missing from {dot}");
     }
     assert_eq!(dot.matches(" -> ").count(), 9);
+}
+
+/// The paper-sized study is the default one with the paper's numbers:
+/// `status` plans its 425 training runs (and the Rand baseline) without
+/// running anything, and only what the overrides touch changes key.
+#[test]
+fn the_paper_sized_study_plans_425_runs_on_the_default_graph() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let store = tempfile::tempdir().unwrap();
+    let status = |file: &str| -> Vec<Value> {
+        let out = Command::new(BIN)
+            .current_dir(&root)
+            .args(["--file", file, "--store"])
+            .arg(store.path())
+            .args(["status", "--json"])
+            .output()
+            .expect("the binary starts");
+        let ran: Ran = out.into();
+        ran.json().as_array().cloned().expect("a list of nodes")
+    };
+    let count = |nodes: &[Value], prefix: &str| {
+        nodes
+            .iter()
+            .filter(|n| n["node"].as_str().unwrap().starts_with(prefix))
+            .count()
+    };
+    let key = |nodes: &[Value], name: &str| {
+        nodes.iter().find(|n| n["node"] == name).expect(name)["key"].clone()
+    };
+    let default = status("pipeline.yaml");
+    let paper = status("pipeline.paper.yaml");
+    assert_eq!(count(&paper, "train_"), 425 + 1);
+    assert_eq!(count(&paper, "rec_"), 425 + 2, "with Rand and MFCC");
+    assert!(count(&default, "train_") < 50);
+    assert_eq!(key(&paper, "tracks"), key(&default, "tracks"));
+    assert_ne!(key(&paper, "design"), key(&default, "design"));
+    assert!(paper.iter().all(|n| n["state"] != "cached"), "nothing ran");
 }

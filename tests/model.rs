@@ -45,7 +45,7 @@ nodes:
 const MODELS: &str = r#"
   - name: train_tag
     stage: train
-    params: {strategy: SS-R, sources: [tag], epochs: 4, batch: 16, lr: 0.002}
+    params: {strategy: SS-R, sources: [tag], epochs: 6, batch: 16, lr: 0.002}
     inputs: {mel: mel, scaler: scaler, tracks: labels_artist, targets: [z_tag]}
   - name: train_multi
     stage: train

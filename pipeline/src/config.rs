@@ -37,6 +37,19 @@ pub struct Config {
     /// Job requests and retries for a cluster executor.
     #[serde(default)]
     pub cluster: crate::cluster::resources::ClusterConfig,
+    /// Another pipeline file (relative to this one) whose nodes come first
+    /// here, with [`Config::override_params`] merged in: a larger study is
+    /// the default one with other numbers, not a copy of it. Settings this
+    /// file leaves out are the other file's; relative paths in either
+    /// start at this file's directory.
+    #[serde(default)]
+    pub extends: Option<PathBuf>,
+    /// Node entry name (as written, `train_{run}`) -> parameters that
+    /// replace the extended entry's, key by key; every entry of that name
+    /// gets them.
+    #[serde(default)]
+    pub override_params: BTreeMap<String, serde_yaml::Mapping>,
+    #[serde(default)]
     pub nodes: Vec<NodeTemplate>,
     /// The directory the file lives in; relative paths start here.
     #[serde(skip)]
@@ -84,6 +97,16 @@ impl InputRef {
     }
 }
 
+/// How many files deep `extends` may go.
+const MAX_EXTENDS: usize = 8;
+
+fn yaml_error(path: &Path, message: String) -> PipelineError {
+    PipelineError::Yaml {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
 /// Expansion limit when the file sets no `max_nodes`.
 pub const DEFAULT_MAX_NODES: usize = 100_000;
 
@@ -105,8 +128,13 @@ impl Config {
         self.max_nodes.unwrap_or(DEFAULT_MAX_NODES)
     }
 
-    /// Reads (at most [`MAX_FILE_BYTES`]) and parses a pipeline file.
+    /// Reads (at most [`MAX_FILE_BYTES`]) and parses a pipeline file, and
+    /// the files it extends.
     pub fn load(path: &Path) -> Result<Config> {
+        Config::load_at(path, 0)
+    }
+
+    fn load_at(path: &Path, depth: usize) -> Result<Config> {
         let read_err = |source| PipelineError::Read {
             path: path.display().to_string(),
             source,
@@ -129,7 +157,57 @@ impl Config {
         }
         let text = String::from_utf8(bytes)
             .map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-        Config::parse(&text, path)
+        let config = Config::parse(&text, path)?;
+        config.with_extended(depth)
+    }
+
+    /// This file on top of the one it extends (read with [`Config::load`]).
+    fn with_extended(mut self, depth: usize) -> Result<Config> {
+        let Some(extends) = self.extends.take() else {
+            return Ok(self);
+        };
+        let path = self.path.clone();
+        if depth >= MAX_EXTENDS {
+            return Err(yaml_error(
+                &path,
+                format!("`extends` goes more than {MAX_EXTENDS} files deep (a cycle?)"),
+            ));
+        }
+        let base = Config::load_at(&self.base_dir.join(&extends), depth + 1)?;
+        let mut nodes = base.nodes;
+        for (name, params) in std::mem::take(&mut self.override_params) {
+            let mut matched = false;
+            for node in nodes.iter_mut().filter(|n| n.name == name) {
+                for (key, value) in &params {
+                    node.params.insert(key.clone(), value.clone());
+                }
+                matched = true;
+            }
+            if !matched {
+                return Err(yaml_error(
+                    &path,
+                    format!(
+                        "override_params: `{}` has no node entry `{name}`",
+                        extends.display()
+                    ),
+                ));
+            }
+        }
+        nodes.append(&mut self.nodes);
+        Ok(Config {
+            store: self.store.or(base.store),
+            remote: self.remote.or(base.remote),
+            jobs: self.jobs.or(base.jobs),
+            allow_paths: if self.allow_paths.is_empty() {
+                base.allow_paths
+            } else {
+                self.allow_paths
+            },
+            max_nodes: self.max_nodes.or(base.max_nodes),
+            executor: self.executor.or(base.executor),
+            nodes,
+            ..self
+        })
     }
 
     /// Parses pipeline text; `path` is used for messages and relative paths.
@@ -155,12 +233,12 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        if config.extends.is_none() && !config.override_params.is_empty() {
+            return Err(yaml_error(path, "override_params needs `extends`".into()));
+        }
         for (field, value) in [("jobs", config.jobs), ("max_nodes", config.max_nodes)] {
             if value == Some(0) {
-                return Err(PipelineError::Yaml {
-                    path: path.display().to_string(),
-                    message: format!("{field} must be at least 1"),
-                });
+                return Err(yaml_error(path, format!("{field} must be at least 1")));
             }
         }
         Ok(config)
@@ -170,6 +248,34 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_extending_file_overrides_params_of_every_entry_of_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "store: s\njobs: 3\nnodes:\n  - {name: a, stage: s1, params: {x: 1, y: 2}}\n  - {name: \"b_{i}\", stage: s2, params: {x: 1}}\n  - {name: \"b_{i}\", stage: s3}\n";
+        std::fs::write(dir.path().join("base.yaml"), base).unwrap();
+        let big = "extends: base.yaml\njobs: 8\noverride_params:\n  a: {y: 20}\n  \"b_{i}\": {x: 10}\nnodes:\n  - {name: c, stage: s4}\n";
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, big).unwrap();
+        let config = Config::load(&path).unwrap();
+        let names: Vec<&str> = config.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b_{i}", "b_{i}", "c"]);
+        let param = |i: usize, key: &str| config.nodes[i].params.get(key).and_then(|v| v.as_i64());
+        assert_eq!((param(0, "x"), param(0, "y")), (Some(1), Some(20)));
+        assert_eq!((param(1, "x"), param(2, "x")), (Some(10), Some(10)));
+        assert_eq!((config.store.as_deref(), config.jobs), (Some("s"), Some(8)));
+
+        std::fs::write(&path, "extends: base.yaml\noverride_params: {z: {x: 1}}\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("`base.yaml` has no node entry `z`"), "{err}");
+        std::fs::write(&path, "extends: big.yaml\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("more than 8 files deep"), "{err}");
+        let err = Config::parse("override_params: {a: {x: 1}}\n", Path::new("p.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `extends`"), "{err}");
+    }
 
     #[test]
     fn malformed_yaml_names_line_and_column() {

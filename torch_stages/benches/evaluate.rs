@@ -20,7 +20,7 @@ use std::time::Instant;
 use stages::rng::Rng;
 use torch_stages::evaluate::mlp::{MlpConfig, Target};
 use torch_stages::evaluate::probe::probe_repeats;
-use torch_stages::evaluate::splits::{make_splits, Classes, Part, SplitInput};
+use torch_stages::evaluate::splits::{make_splits, Classes, Part, Protocol, SplitInput};
 
 const TRACKS: usize = 1000;
 const DIM: usize = 512;
@@ -94,7 +94,7 @@ fn main() {
         }),
         ..Default::default()
     };
-    let splits = make_splits(TRACKS, &input, REPEATS, 1).expect("splits");
+    let splits = make_splits(TRACKS, &input, REPEATS, 1, Protocol::Folds).expect("splits");
     if let Err(e) = write(std::path::Path::new(dir), &x, &labels, &splits.parts) {
         eprintln!("cannot write the data set to {dir}: {e}");
         std::process::exit(1);

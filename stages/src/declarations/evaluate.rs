@@ -30,7 +30,7 @@ pub const REPEATS: ParamSpec = ParamSpec {
     name: "repeats",
     ty: ParamType::Int,
     default: Some("5"),
-    doc: "number of seeded repeats (splits; with a given split, model seeds)",
+    doc: "number of seeded repeats (folds, or hold-outs for recommend; with a given split, model seeds)",
     in_key: true,
 };
 
@@ -52,10 +52,13 @@ pub const FEATURES: InputSpec = InputSpec {
 pub const EVALUATE: Declaration = Declaration {
     name: "evaluate",
     // 2: the copy-free probe step (softmax, deltas and sums computed in
-    // place) changes the scores' last bits.
-    version: 2,
+    // place) changes the scores' last bits. 3: five folds (repeat r tests
+    // fold r mod 5) where the dataset has no split, as the authors'
+    // StratifiedKFold, in place of independent 80/20 draws.
+    version: 3,
     doc: "Scores a representation on a target dataset with the MLP probe \
-         (accuracy or R^2), over seeded train/test splits.",
+         (accuracy or R^2): the dataset's own split, or five (stratified or \
+         group) folds, repeat r testing fold r mod 5.",
     params: &[
         REPRESENTATION,
         DATASET,
@@ -134,7 +137,9 @@ pub const RECOMMEND_PARAMS: &[ParamSpec] = &[
 /// What the engine knows of `recommend` without running it.
 pub const RECOMMEND: Declaration = Declaration {
     name: "recommend",
-    version: 2,
+    // 3: 5% of the items held out per repeat (the authors' train_ratio
+    // 0.95), in place of 20%.
+    version: 3,
     doc: "Scores a representation on cold-start recommendation: WMF with item \
          factors tied to the features, nDCG@k of the ranking of all items with the \
          held-out ones a user listened to as relevant.",

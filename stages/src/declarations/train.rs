@@ -86,7 +86,9 @@ pub const TRAIN_PARAMS: &[ParamSpec] = &[
 /// What the engine knows of `train` without running it.
 pub const TRAIN: Declaration = Declaration {
     name: "train",
-    version: 4,
+    // 5: sources take turns in shuffled rounds, so each gets exactly its
+    // ceil(tracks / batch) updates per epoch.
+    version: 5,
     doc: "Trains the representation network of one experimental run (Algorithm 1): weights, config and the loss log.",
     params: TRAIN_PARAMS,
     inputs: &[

@@ -63,9 +63,35 @@ impl CountRows {
     }
 }
 
-/// Whether `track` has a label for `source`.
-fn covered(params: &SynthParams, source: &str, track: &TrackLatent, fraction: f64) -> bool {
-    Rng::derive(params.seed, &["coverage", source, &track.track_id]).chance(fraction)
+/// The tracks that carry `source`'s label, in table order: exactly
+/// round(fraction x tracks) of them, the lowest by a per-source hash, so
+/// sources at one coverage label the same number of tracks (the paper
+/// equalised the samples per source).
+fn covered<'a>(
+    params: &SynthParams,
+    source: &str,
+    tracks: &[&'a TrackLatent],
+    fraction: f64,
+) -> Vec<&'a TrackLatent> {
+    let wanted = (fraction * tracks.len() as f64).round() as usize;
+    let mut ranked: Vec<(f64, usize)> = tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let draw = Rng::derive(params.seed, &["coverage", source, &t.track_id]).uniform();
+            (draw, i)
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut keep = vec![false; tracks.len()];
+    for &(_, i) in &ranked[..wanted] {
+        keep[i] = true;
+    }
+    tracks
+        .iter()
+        .zip(keep)
+        .filter_map(|(t, keep)| keep.then_some(*t))
+        .collect()
 }
 
 pub fn learning_tables(
@@ -89,10 +115,7 @@ pub fn learning_tables(
 fn tag_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatch, SynthError> {
     let topics = tag_topics(params.tag_vocab);
     let mut rows = CountRows::default();
-    for track in tracks {
-        if !covered(params, "tag", track, params.coverage.tag) {
-            continue;
-        }
+    for track in covered(params, "tag", tracks, params.coverage.tag) {
         let mut rng = Rng::derive(params.seed, &["tag", &track.track_id]);
         // 6% of tracks are tagged as another genre by the crowd.
         let genre = if rng.chance(0.06) {
@@ -132,10 +155,7 @@ fn taste_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBa
     let pool = listeners(params.seed, "taste_u", params.taste_users);
     let mean_listeners = (params.taste_users as f64 / 4.0).min(12.0);
     let mut rows = CountRows::default();
-    for track in tracks {
-        if !covered(params, "taste", track, params.coverage.taste) {
-            continue;
-        }
+    for track in covered(params, "taste", tracks, params.coverage.taste) {
         let plays = plays_of(params.seed, "taste", track, &pool, mean_listeners);
         let counts = plays
             .into_iter()
@@ -156,10 +176,7 @@ const LYRICS_THEME_CONCENTRATION: f64 = 2.4;
 fn lyrics_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatch, SynthError> {
     let topics = lyrics_topics(params.lyrics_vocab);
     let mut rows = CountRows::default();
-    for track in tracks {
-        if !covered(params, "lyrics", track, params.coverage.lyrics) {
-            continue;
-        }
+    for track in covered(params, "lyrics", tracks, params.coverage.lyrics) {
         let mut rng = Rng::derive(params.seed, &["lyrics", &track.track_id]);
         let mut prior = theme_weights(track.genre);
         for (weight, (theme, _)) in prior.iter_mut().zip(THEMES) {
@@ -190,10 +207,7 @@ fn lyrics_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordB
 /// sometimes two.
 fn cdr_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatch, SynthError> {
     let mut rows = CountRows::default();
-    for track in tracks {
-        if !covered(params, "cdr_tag", track, params.coverage.cdr_tag) {
-            continue;
-        }
+    for track in covered(params, "cdr_tag", tracks, params.coverage.cdr_tag) {
         let mut rng = Rng::derive(params.seed, &["cdr_tag", &track.track_id]);
         let first = if rng.chance(params.cdr_label_noise) {
             let wrong = *rng.pick(&Genre::ALL);
@@ -211,9 +225,9 @@ fn cdr_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatc
 }
 
 fn artist_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatch, SynthError> {
-    let (ids, artists): (Vec<String>, Vec<String>) = tracks
-        .iter()
-        .filter(|t| covered(params, "artist", t, params.coverage.artist))
+    let (ids, artists): (Vec<String>, Vec<String>) =
+        covered(params, "artist", tracks, params.coverage.artist)
+        .into_iter()
         .map(|t| (t.track_id.clone(), t.artist_id.clone()))
         .unzip();
     batch(vec![
@@ -248,9 +262,8 @@ fn scalar_table(
     coverage: f64,
     value: impl Fn(&TrackLatent, &mut Rng) -> f64,
 ) -> Result<RecordBatch, SynthError> {
-    let (ids, values): (Vec<String>, Vec<f64>) = tracks
-        .iter()
-        .filter(|t| covered(params, source, t, coverage))
+    let (ids, values): (Vec<String>, Vec<f64>) = covered(params, source, tracks, coverage)
+        .into_iter()
         .map(|t| {
             let mut rng = Rng::derive(params.seed, &[source, &t.track_id]);
             (t.track_id.clone(), value(t, &mut rng))

@@ -4,7 +4,9 @@ use super::SynthError;
 
 /// Fraction of learning tracks that carry each source's label (the rest
 /// are simply absent from that table, as in the MSD where not every song
-/// has tags, lyrics or a play history).
+/// has tags, lyrics or a play history). By default every source labels
+/// every learning track: the paper equalised the samples per source, and
+/// the authors' sampler draws every source's batches from one track list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coverage {
     pub tag: f64,
@@ -18,19 +20,24 @@ pub struct Coverage {
 
 impl Default for Coverage {
     fn default() -> Self {
-        Coverage {
-            tag: 0.9,
-            taste: 0.85,
-            lyrics: 0.6,
-            cdr_tag: 0.8,
-            artist: 1.0,
-            bpm: 0.97,
-            year: 0.9,
-        }
+        Coverage::equal(1.0)
     }
 }
 
 impl Coverage {
+    /// Every source at one fraction.
+    pub fn equal(fraction: f64) -> Self {
+        Coverage {
+            tag: fraction,
+            taste: fraction,
+            lyrics: fraction,
+            cdr_tag: fraction,
+            artist: fraction,
+            bpm: fraction,
+            year: fraction,
+        }
+    }
+
     fn named(&self) -> [(&'static str, f64); 7] {
         [
             ("coverage.tag", self.tag),

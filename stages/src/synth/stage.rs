@@ -135,7 +135,9 @@ impl Stage for SynthTable {
         "synth_table"
     }
     fn version(&self) -> u32 {
-        11
+        // 12: every source labels exactly its coverage's share of the
+        // learning tracks, all of them by default.
+        12
     }
     fn doc(&self) -> &'static str {
         "One table of the synthetic corpus, checked by the input contract of its kind."

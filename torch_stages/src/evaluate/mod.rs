@@ -20,7 +20,7 @@
 //!   part ([`metrics`]).
 //! * `recommend` (same, less task, plus factors = 50, iterations = 15,
 //!   alpha = 0.1, lambda_u = lambda_v = 1e-5, lambda_w = 0.1, top_k = 500):
-//!   per repeat, 20% of the items held out ([`splits`], by group when the
+//!   per repeat, 5% of the items held out ([`splits`], by group when the
 //!   items have one), content-aware WMF on the rest ([`wmf`]), nDCG@k of
 //!   the held-out items ranked for each user ([`coldstart`]).
 //!

@@ -1,32 +1,46 @@
-//! Train/test splits of a target dataset, one per repeat (SPEC 6, the
-//! paper's section 4.4: "we applied the pre-defined split if it is feasible.
-//! Otherwise, we randomly split the dataset into an 80% training set and 20%
-//! test set", repeated 5 times).
+//! Train/test splits of a target dataset, one per repeat (SPEC 6; the
+//! paper's section 4.4 and the authors' `musmtl/evaluation.py`).
 //!
-//! The scheme follows the dataset's columns, in this order:
+//! The dataset's columns choose the scheme, in this order:
 //!
 //! * `split` present ([`Scheme::Given`]): train and valid train, test tests.
 //!   Every repeat uses this same split, so repeats differ only in the
 //!   model's seed (the probe's initialisation and batch order).
-//! * `group` present ([`Scheme::Grouped`]): 20% of the groups (rounded up,
-//!   as scikit-learn's `GroupShuffleSplit(test_size=0.2)`) go to test, so no
-//!   group (artist) is on both sides; the share of tracks varies.
-//! * classification otherwise ([`Scheme::Stratified`]): ceil(20% of the
-//!   tracks) tested, spread over the classes in proportion to their sizes
-//!   (largest remainders; a class keeps at least one training track).
-//! * regression and items otherwise ([`Scheme::Random`]): ceil(20%) tested.
+//! * `group` present ([`Scheme::Grouped`]): whole groups (artists) are
+//!   tested, so no group is on both sides.
+//! * classification otherwise ([`Scheme::Stratified`]): each class is
+//!   spread over the test parts in proportion to its size.
+//! * regression and items otherwise ([`Scheme::Random`]).
 //!
-//! Each repeat draws from its own stream derived from (seed, repeat), so a
-//! repeat's split does not depend on how many repeats are asked for.
+//! How much is tested is the [`Protocol`]'s: evaluation uses five folds
+//! (repeat r tests fold r mod 5, so five repeats test every track once, as
+//! the authors' `StratifiedKFold(n_splits=5, shuffle=True)`; repeats past
+//! five start a freshly shuffled round of folds); recommendation holds out
+//! 5% of the items afresh in every repeat (their `train_ratio` 0.95).
+//!
+//! Each repeat (or round of folds) draws from its own stream derived from
+//! the seed, so a repeat's split does not depend on how many repeats are
+//! asked for.
 
 use thiserror::Error;
 
 use stages::rng::Rng;
 
-/// Share of the tracks (or groups) held out for testing.
-pub const TEST_SHARE: f64 = 0.2;
-/// The fewest tracks a random split accepts (20% of 5 is one test track).
-pub const MIN_TRACKS: usize = 5;
+/// Folds of the evaluation protocol: each tests a fifth of the tracks.
+pub const FOLDS: usize = 5;
+/// Share of the items held out per repeat for cold-start recommendation.
+pub const ITEM_TEST_SHARE: f64 = 0.05;
+/// The fewest tracks (or groups) a split accepts: one per fold.
+pub const MIN_TRACKS: usize = FOLDS;
+
+/// How much of the dataset each repeat tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Protocol {
+    /// [`FOLDS`] folds; repeat r tests fold r mod [`FOLDS`].
+    Folds,
+    /// This share (rounded up) tested, drawn afresh in every repeat.
+    HoldOut(f64),
+}
 
 /// A track's side in one repeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,33 +138,49 @@ pub fn parse_given(values: &[Option<&str>]) -> Result<Vec<Part>, SplitError> {
         .collect()
 }
 
-/// Splits `n` tracks `repeats` times (see the module docs for the scheme).
+/// Splits `n` tracks `repeats` times (see the module docs for the scheme
+/// and the protocol).
 pub fn make_splits(
     n: usize,
     input: &SplitInput,
     repeats: usize,
     seed: u64,
+    protocol: Protocol,
 ) -> Result<Splits, SplitError> {
     if let Some(classes) = input.classes {
         check_classes(classes, &vec![Part::Train; n], None)?;
     }
-    let scheme = if input.given.is_some() {
-        Scheme::Given
-    } else if input.groups.is_some() {
-        Scheme::Grouped
-    } else if input.classes.is_some() {
-        Scheme::Stratified
-    } else {
-        Scheme::Random
+    let scheme = match (input.given, input.groups, input.classes) {
+        (Some(_), _, _) => Scheme::Given,
+        (None, Some(_), _) => Scheme::Grouped,
+        (None, None, Some(_)) => Scheme::Stratified,
+        (None, None, None) => Scheme::Random,
     };
+    if scheme != Scheme::Given {
+        check_enough(n, input.groups, protocol)?;
+    }
     let mut parts = Vec::with_capacity(repeats);
+    let mut round_folds: Option<(usize, Vec<usize>)> = None;
     for repeat in 0..repeats {
-        let mut rng = Rng::derive(seed, &["evaluate/split", &repeat.to_string()]);
-        let split = match (input.given, input.groups, input.classes) {
-            (Some(given), _, _) => given_split(given)?,
-            (None, Some(groups), _) => grouped_split(groups, &mut rng)?,
-            (None, None, Some(classes)) => stratified_split(classes.of_track, &mut rng)?,
-            (None, None, None) => random_split(n, &mut rng)?,
+        let split = match (input.given, protocol) {
+            (Some(given), _) => given_split(given)?,
+            (None, Protocol::Folds) => {
+                let round = repeat / FOLDS;
+                if round_folds.as_ref().is_none_or(|(r, _)| *r != round) {
+                    let mut rng = Rng::derive(seed, &["evaluate/folds", &round.to_string()]);
+                    round_folds = Some((round, assign_folds(n, input, &mut rng)));
+                }
+                let fold_of = &round_folds.as_ref().expect("assigned above").1;
+                let tested = repeat % FOLDS;
+                fold_of
+                    .iter()
+                    .map(|&f| if f == tested { Part::Test } else { Part::Train })
+                    .collect()
+            }
+            (None, Protocol::HoldOut(share)) => {
+                let mut rng = Rng::derive(seed, &["evaluate/split", &repeat.to_string()]);
+                hold_out(n, input, share, &mut rng)
+            }
         };
         if let Some(classes) = input.classes {
             check_classes(classes, &split, Some(repeat))?;
@@ -186,6 +216,31 @@ fn check_classes(
     Ok(())
 }
 
+/// Enough tracks, and enough groups: one per fold, or two to hold one out.
+fn check_enough(n: usize, groups: Option<&[usize]>, protocol: Protocol) -> Result<(), SplitError> {
+    if n < MIN_TRACKS {
+        return Err(SplitError::TooFewTracks {
+            have: n,
+            need: format!("a split needs at least {MIN_TRACKS}"),
+        });
+    }
+    let Some(groups) = groups else {
+        return Ok(());
+    };
+    let need = match protocol {
+        Protocol::Folds => FOLDS,
+        Protocol::HoldOut(_) => 2,
+    };
+    let have = distinct_groups(groups).len();
+    if have < need {
+        return Err(SplitError::TooFewTracks {
+            have: n,
+            need: format!("they form {have} group(s); a group-filtered split needs at least {need}"),
+        });
+    }
+    Ok(())
+}
+
 fn given_split(given: &[Part]) -> Result<Vec<Part>, SplitError> {
     for (part, name) in [(Part::Train, "train or valid"), (Part::Test, "test")] {
         if !given.contains(&part) {
@@ -195,59 +250,118 @@ fn given_split(given: &[Part]) -> Result<Vec<Part>, SplitError> {
     Ok(given.to_vec())
 }
 
-fn test_count(n: usize) -> usize {
-    (TEST_SHARE * n as f64).ceil() as usize
-}
-
-fn random_split(n: usize, rng: &mut Rng) -> Result<Vec<Part>, SplitError> {
-    if n < MIN_TRACKS {
-        return Err(too_few(n));
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    rng.shuffle(&mut order);
-    let mut parts = vec![Part::Train; n];
-    for &track in &order[..test_count(n)] {
-        parts[track] = Part::Test;
-    }
-    Ok(parts)
-}
-
-fn too_few(n: usize) -> SplitError {
-    SplitError::TooFewTracks {
-        have: n,
-        need: format!("a random 80/20 split needs at least {MIN_TRACKS}"),
-    }
-}
-
-fn grouped_split(groups: &[usize], rng: &mut Rng) -> Result<Vec<Part>, SplitError> {
-    let mut distinct: Vec<usize> = groups.to_vec();
+fn distinct_groups(groups: &[usize]) -> Vec<usize> {
+    let mut distinct = groups.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    if distinct.len() < 2 {
-        return Err(SplitError::TooFewTracks {
-            have: groups.len(),
-            need: format!(
-                "they form {} group(s); a group-filtered split needs at least 2",
-                distinct.len()
-            ),
-        });
-    }
-    rng.shuffle(&mut distinct);
-    let tested = &distinct[..test_count(distinct.len())];
-    let mut is_tested = vec![false; distinct.iter().max().map_or(0, |m| m + 1)];
-    for &g in tested {
-        is_tested[g] = true;
-    }
-    Ok(groups
-        .iter()
-        .map(|&g| {
-            if is_tested[g] {
-                Part::Test
-            } else {
-                Part::Train
+    distinct
+}
+
+/// The fold of every track in one round of [`FOLDS`] folds.
+fn assign_folds(n: usize, input: &SplitInput, rng: &mut Rng) -> Vec<usize> {
+    match (input.groups, input.classes) {
+        (Some(groups), _) => group_folds(groups, rng),
+        (None, Some(classes)) => {
+            // Each class shuffled, then all dealt round the folds in turn:
+            // a class's tracks spread within one of its fair share, and the
+            // folds' sizes within one of each other.
+            let mut fold_of = vec![0; n];
+            let mut dealt = 0;
+            for mut tracks in class_members(classes.of_track) {
+                rng.shuffle(&mut tracks);
+                for track in tracks {
+                    fold_of[track] = dealt % FOLDS;
+                    dealt += 1;
+                }
             }
-        })
-        .collect())
+            fold_of
+        }
+        (None, None) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            rng.shuffle(&mut order);
+            let mut fold_of = vec![0; n];
+            for (i, &track) in order.iter().enumerate() {
+                fold_of[track] = i % FOLDS;
+            }
+            fold_of
+        }
+    }
+}
+
+/// Groups in a shuffled order, each to the fold with the fewest tracks so
+/// far (the lowest on ties), so the folds' sizes differ by at most one
+/// group's.
+fn group_folds(groups: &[usize], rng: &mut Rng) -> Vec<usize> {
+    let mut distinct = distinct_groups(groups);
+    rng.shuffle(&mut distinct);
+    let mut size = vec![0usize; groups.iter().max().map_or(0, |m| m + 1)];
+    for &g in groups {
+        size[g] += 1;
+    }
+    let mut load = [0usize; FOLDS];
+    let mut fold_of_group = vec![0; size.len()];
+    for g in distinct {
+        let lightest = (0..FOLDS).min_by_key(|&f| (load[f], f)).expect("FOLDS > 0");
+        fold_of_group[g] = lightest;
+        load[lightest] += size[g];
+    }
+    groups.iter().map(|&g| fold_of_group[g]).collect()
+}
+
+/// `share` of `n` rounded up, at least one and fewer than all.
+fn held_out_count(share: f64, n: usize) -> usize {
+    ((share * n as f64).ceil() as usize).clamp(1, n - 1)
+}
+
+/// One hold-out split: `share` of the groups, of each class or of the
+/// tracks tested.
+fn hold_out(n: usize, input: &SplitInput, share: f64, rng: &mut Rng) -> Vec<Part> {
+    let mut parts = vec![Part::Train; n];
+    match (input.groups, input.classes) {
+        (Some(groups), _) => {
+            let mut distinct = distinct_groups(groups);
+            rng.shuffle(&mut distinct);
+            let count = held_out_count(share, distinct.len());
+            let mut is_tested = vec![false; groups.iter().max().map_or(0, |m| m + 1)];
+            for &g in &distinct[..count] {
+                is_tested[g] = true;
+            }
+            for (part, &g) in parts.iter_mut().zip(groups) {
+                if is_tested[g] {
+                    *part = Part::Test;
+                }
+            }
+        }
+        (None, Some(classes)) => {
+            let mut members = class_members(classes.of_track);
+            let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+            let quotas = class_quotas(&sizes, held_out_count(share, n));
+            for (tracks, quota) in members.iter_mut().zip(quotas) {
+                rng.shuffle(tracks);
+                for &track in &tracks[..quota] {
+                    parts[track] = Part::Test;
+                }
+            }
+        }
+        (None, None) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            rng.shuffle(&mut order);
+            for &track in &order[..held_out_count(share, n)] {
+                parts[track] = Part::Test;
+            }
+        }
+    }
+    parts
+}
+
+/// The tracks of each class, in table order.
+fn class_members(of_track: &[usize]) -> Vec<Vec<usize>> {
+    let n_classes = of_track.iter().max().map_or(0, |m| m + 1);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (track, &class) in of_track.iter().enumerate() {
+        members[class].push(track);
+    }
+    members
 }
 
 /// Test places per class: proportional quotas rounded by largest
@@ -286,28 +400,6 @@ fn class_quotas(sizes: &[usize], n_test: usize) -> Vec<usize> {
     quota
 }
 
-fn stratified_split(of_track: &[usize], rng: &mut Rng) -> Result<Vec<Part>, SplitError> {
-    let n = of_track.len();
-    if n < MIN_TRACKS {
-        return Err(too_few(n));
-    }
-    let n_classes = of_track.iter().max().map_or(0, |m| m + 1);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (track, &class) in of_track.iter().enumerate() {
-        members[class].push(track);
-    }
-    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
-    let quotas = class_quotas(&sizes, test_count(n));
-    let mut parts = vec![Part::Train; n];
-    for (tracks, quota) in members.iter_mut().zip(quotas) {
-        rng.shuffle(tracks);
-        for &track in &tracks[..quota] {
-            parts[track] = Part::Test;
-        }
-    }
-    Ok(parts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,35 +414,47 @@ mod tests {
             .collect()
     }
 
+    /// How often each track was tested over `splits`.
+    fn times_tested(splits: &Splits, n: usize) -> Vec<usize> {
+        let mut times = vec![0; n];
+        for parts in &splits.parts {
+            for i in tested(parts) {
+                times[i] += 1;
+            }
+        }
+        times
+    }
+
     #[test]
-    fn groups_never_straddle_the_split() {
+    fn group_folds_test_every_track_once_and_never_straddle() {
         // 40 groups of uneven sizes (1 to 5 tracks).
         let groups: Vec<usize> = (0..120).map(|i| (i * 7 + i / 3) % 40).collect();
-        let splits = make_splits(
-            groups.len(),
-            &SplitInput {
-                groups: Some(&groups),
-                ..Default::default()
-            },
-            5,
-            3,
-        )
-        .unwrap();
+        let input = SplitInput {
+            groups: Some(&groups),
+            ..Default::default()
+        };
+        let splits = make_splits(groups.len(), &input, 5, 3, Protocol::Folds).unwrap();
         assert_eq!(splits.scheme, Scheme::Grouped);
+        assert_eq!(times_tested(&splits, 120), vec![1; 120]);
+        let largest = (0..40).map(|g| groups.iter().filter(|&&x| x == g).count()).max().unwrap();
         for parts in &splits.parts {
             let mut side = [None; 40];
             for (g, p) in groups.iter().zip(parts) {
                 assert!(side[*g].is_none_or(|s| s == *p), "group {g} on both sides");
                 side[*g] = Some(*p);
             }
-            let tested_groups = side.iter().filter(|s| **s == Some(Part::Test)).count();
-            assert_eq!(tested_groups, 8, "ceil(20% of 40 groups)");
+            let n_test = tested(parts).len();
+            assert!(n_test.abs_diff(24) <= largest, "{n_test} tracks in a fold");
         }
-        assert_ne!(splits.parts[0], splits.parts[1], "repeats differ");
+        // A sixth repeat starts a new round: every track is tested once more.
+        let ten = make_splits(groups.len(), &input, 10, 3, Protocol::Folds).unwrap();
+        assert_eq!(ten.parts[..5], splits.parts[..]);
+        assert_eq!(times_tested(&ten, 120), vec![2; 120]);
+        assert_ne!(ten.parts[5..], ten.parts[..5], "rounds are shuffled afresh");
     }
 
     #[test]
-    fn stratification_keeps_class_shares() {
+    fn stratified_folds_keep_class_shares() {
         // Classes of 50, 30, 12, 7 and 1 tracks.
         let sizes = [50usize, 30, 12, 7, 1];
         let of_track: Vec<usize> = sizes
@@ -359,29 +463,55 @@ mod tests {
             .flat_map(|(c, &s)| std::iter::repeat_n(c, s))
             .collect();
         let names = names(5);
-        let classes = Classes {
-            of_track: &of_track,
-            names: &names,
-        };
         let input = SplitInput {
-            classes: Some(classes),
+            classes: Some(Classes {
+                of_track: &of_track,
+                names: &names,
+            }),
             ..Default::default()
         };
-        let splits = make_splits(of_track.len(), &input, 5, 11).unwrap();
+        let splits = make_splits(of_track.len(), &input, 5, 11, Protocol::Folds).unwrap();
         assert_eq!(splits.scheme, Scheme::Stratified);
+        assert_eq!(times_tested(&splits, 100), vec![1; 100]);
         for parts in &splits.parts {
-            assert_eq!(tested(parts).len(), 20, "ceil(20% of 100)");
+            assert_eq!(tested(parts).len(), 20, "a fifth of 100");
             for (c, &size) in sizes.iter().enumerate() {
                 let in_test = of_track
                     .iter()
                     .zip(parts)
                     .filter(|(k, p)| **k == c && **p == Part::Test)
                     .count();
-                let share = TEST_SHARE * size as f64;
+                let share = size as f64 / FOLDS as f64;
                 assert!(
-                    (in_test as f64 - share).abs() <= 1.0 && in_test < size,
+                    (in_test as f64 - share).abs() < 1.0,
                     "class {c}: {in_test} of {size} tested"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_hold_out_tests_its_share_of_each_class() {
+        let sizes = [50usize, 30, 12, 7, 1];
+        let of_track: Vec<usize> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &s)| std::iter::repeat_n(c, s))
+            .collect();
+        let names = names(5);
+        let input = SplitInput {
+            classes: Some(Classes {
+                of_track: &of_track,
+                names: &names,
+            }),
+            ..Default::default()
+        };
+        let splits = make_splits(100, &input, 5, 11, Protocol::HoldOut(0.2)).unwrap();
+        for parts in &splits.parts {
+            assert_eq!(tested(parts).len(), 20);
+            for (c, &size) in sizes.iter().enumerate() {
+                let in_test = (0..100).filter(|&i| of_track[i] == c && parts[i] == Part::Test).count();
+                assert!((in_test as f64 - 0.2 * size as f64).abs() <= 1.0 && in_test < size);
             }
         }
         // The one-track class always trains.
@@ -389,20 +519,40 @@ mod tests {
     }
 
     #[test]
+    fn items_are_held_out_five_percent_at_a_time() {
+        let input = SplitInput::default();
+        let splits = make_splits(230, &input, 5, 7, Protocol::HoldOut(ITEM_TEST_SHARE)).unwrap();
+        for parts in &splits.parts {
+            assert_eq!(tested(parts).len(), 12, "ceil(5% of 230)");
+        }
+        assert_ne!(splits.parts[0], splits.parts[1], "drawn afresh");
+        // By group: ceil(5% of 40 groups) = 2 groups held out.
+        let groups: Vec<usize> = (0..120).map(|i| i % 40).collect();
+        let input = SplitInput {
+            groups: Some(&groups),
+            ..Default::default()
+        };
+        let splits = make_splits(120, &input, 3, 7, Protocol::HoldOut(ITEM_TEST_SHARE)).unwrap();
+        for parts in &splits.parts {
+            assert_eq!(tested(parts).len(), 6, "2 groups of 3");
+        }
+    }
+
+    #[test]
     fn splits_are_deterministic_and_seeded() {
         let input = SplitInput::default();
-        let a = make_splits(37, &input, 5, 42).unwrap();
-        let b = make_splits(37, &input, 5, 42).unwrap();
-        let c = make_splits(37, &input, 5, 43).unwrap();
+        let a = make_splits(37, &input, 5, 42, Protocol::Folds).unwrap();
+        let b = make_splits(37, &input, 5, 42, Protocol::Folds).unwrap();
+        let c = make_splits(37, &input, 5, 43, Protocol::Folds).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.scheme, Scheme::Random);
         // A repeat does not depend on how many repeats were asked for.
-        let three = make_splits(37, &input, 3, 42).unwrap();
+        let three = make_splits(37, &input, 3, 42, Protocol::Folds).unwrap();
         assert_eq!(three.parts[..], a.parts[..3]);
-        for parts in &a.parts {
-            assert_eq!(tested(parts).len(), 8, "ceil(20% of 37)");
-        }
+        let sizes: Vec<usize> = a.parts.iter().map(|p| tested(p).len()).collect();
+        assert_eq!(sizes, [8, 8, 7, 7, 7], "37 tracks in five folds");
+        assert_eq!(times_tested(&a, 37), vec![1; 37]);
     }
 
     #[test]
@@ -424,8 +574,8 @@ mod tests {
                 ..Default::default()
             },
             3,
-            0,
-        )
+            0, Protocol::Folds,
+)
         .unwrap();
         assert_eq!(splits.scheme, Scheme::Given);
         for parts in &splits.parts {
@@ -453,8 +603,8 @@ mod tests {
                 ..Default::default()
             },
             1,
-            0,
-        )
+            0, Protocol::Folds,
+)
         .unwrap_err();
         assert_eq!(err, SplitError::EmptyPart { part: "test" });
     }
@@ -470,7 +620,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let err = make_splits(10, &input, 5, 0).unwrap_err();
+        let err = make_splits(10, &input, 5, 0, Protocol::Folds).unwrap_err();
         assert_eq!(err, SplitError::OneClass { class: "c2".into() });
 
         // Two classes, but the given training part holds only one.
@@ -484,7 +634,7 @@ mod tests {
             given: Some(&given),
             ..Default::default()
         };
-        let err = make_splits(4, &input, 1, 0).unwrap_err();
+        let err = make_splits(4, &input, 1, 0, Protocol::Folds).unwrap_err();
         assert_eq!(
             err,
             SplitError::TrainOneClass {
@@ -496,7 +646,7 @@ mod tests {
 
     #[test]
     fn too_few_tracks_or_groups_are_refused() {
-        let err = make_splits(4, &SplitInput::default(), 1, 0).unwrap_err();
+        let err = make_splits(4, &SplitInput::default(), 1, 0, Protocol::Folds).unwrap_err();
         assert!(
             matches!(err, SplitError::TooFewTracks { have: 4, .. }),
             "{err}"
@@ -511,7 +661,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            make_splits(4, &input, 1, 0),
+            make_splits(4, &input, 1, 0, Protocol::Folds),
             Err(SplitError::TooFewTracks { have: 4, .. })
         ));
         let one_group = [7; 30];
@@ -519,7 +669,7 @@ mod tests {
             groups: Some(&one_group),
             ..Default::default()
         };
-        let err = make_splits(30, &input, 1, 0).unwrap_err();
+        let err = make_splits(30, &input, 1, 0, Protocol::Folds).unwrap_err();
         assert!(err.to_string().contains("1 group(s)"), "{err}");
     }
 }

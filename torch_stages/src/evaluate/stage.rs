@@ -10,7 +10,7 @@ use super::features::{missing, name_some, read_features, Features};
 use super::mlp::{MlpConfig, Target};
 use super::output::{scores_table, splits_table, ScoreRow};
 use super::probe::probe_repeats;
-use super::splits::{make_splits, Classes, Part, SplitInput, Splits};
+use super::splits::{make_splits, Classes, Part, Protocol, SplitInput, Splits, ITEM_TEST_SHARE};
 use super::wmf::WmfConfig;
 use stages::api::*;
 use stages::declarations::evaluate::*;
@@ -38,7 +38,7 @@ impl Stage for Evaluate {
             names: &names,
         });
         let groups = dataset.group_index();
-        let splits = split(&dataset, classes, groups.as_deref(), &common)?;
+        let splits = split(&dataset, classes, groups.as_deref(), &common, Protocol::Folds)?;
         let target = match need {
             Need::Values => Target::Values(&dataset.values),
             _ => Target::Classes {
@@ -116,7 +116,13 @@ impl Stage for Recommend {
             &items.ids,
         )?;
         let groups = items.group_index();
-        let splits = split(&items, None, groups.as_deref(), &common)?;
+        let splits = split(
+            &items,
+            None,
+            groups.as_deref(),
+            &common,
+            Protocol::HoldOut(ITEM_TEST_SHARE),
+        )?;
         let metric = format!("ndcg@{top_k}");
         let iterations = config(0)?.iterations;
         ctx.progress.set_total((common.repeats * iterations) as u64);
@@ -320,12 +326,13 @@ fn split(
     classes: Option<Classes>,
     groups: Option<&[usize]>,
     common: &Common,
+    protocol: Protocol,
 ) -> Result<Splits, StageError> {
     let input = SplitInput {
         classes,
         given: dataset.given.as_deref(),
         groups,
     };
-    make_splits(dataset.ids.len(), &input, common.repeats, common.seed)
+    make_splits(dataset.ids.len(), &input, common.repeats, common.seed, protocol)
         .map_err(|e| StageError::Data(format!("dataset {}: {e}", common.dataset)))
 }

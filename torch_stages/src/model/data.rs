@@ -124,8 +124,12 @@ pub fn derive_seed(seed: u64, purpose: &str, index: u64) -> u64 {
     u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
-/// Draws the batches of one epoch: a uniformly chosen source per iteration,
-/// each source's tracks in a fresh shuffled order (reshuffled when used up).
+/// Draws the batches of one epoch: sources take turns in rounds (each
+/// round of m iterations visits every source once, in a random order), and
+/// each source's tracks come in a fresh shuffled order (reshuffled when
+/// used up). The authors draw every iteration's source independently;
+/// rounds keep each source's share of an epoch's m * l iterations at
+/// exactly l, where independent draws would scatter it by about 1/sqrt(l).
 pub struct EpochSampler<'a> {
     bank: &'a MelBank,
     sources: &'a [SourceData],
@@ -133,6 +137,8 @@ pub struct EpochSampler<'a> {
     rng: fastrand::Rng,
     orders: Vec<Vec<usize>>,
     cursors: Vec<usize>,
+    /// The sources yet to take their turn in this round.
+    round: Vec<usize>,
 }
 
 impl<'a> EpochSampler<'a> {
@@ -150,6 +156,7 @@ impl<'a> EpochSampler<'a> {
             rng: fastrand::Rng::with_seed(derive_seed(seed, "epoch", epoch)),
             orders: vec![Vec::new(); sources.len()],
             cursors: vec![0; sources.len()],
+            round: Vec::new(),
         }
     }
 
@@ -165,8 +172,16 @@ impl<'a> EpochSampler<'a> {
         self.orders[s][self.cursors[s] - 1]
     }
 
+    fn next_source(&mut self) -> usize {
+        if self.round.is_empty() {
+            self.round = (0..self.sources.len()).collect();
+            self.rng.shuffle(&mut self.round);
+        }
+        self.round.pop().expect("a sampler has at least one source")
+    }
+
     pub fn next_batch(&mut self) -> Batch {
-        let s = self.rng.usize(..self.sources.len());
+        let s = self.next_source();
         if self.sources[s].source == Source::SelfSupervised {
             self.pair_batch(s)
         } else {
@@ -320,6 +335,25 @@ mod tests {
                 _ => assert_eq!((batch.rows, batch.z.len()), (4, 4 * 50)),
             }
         }
+    }
+
+    #[test]
+    fn sources_take_turns_in_shuffled_rounds() {
+        let bank = bank(&[220; 4]);
+        let source = |source| SourceData {
+            source,
+            tracks: vec![0, 1, 2, 3],
+            z: vec![0.0; 4 * 50],
+        };
+        let sources = vec![source(Source::Bpm), source(Source::Year), source(Source::Tag)];
+        let mut s = EpochSampler::new(&bank, &sources, 2, 5, 0);
+        let order: Vec<usize> = (0..30).map(|_| s.next_batch().source).collect();
+        for round in order.chunks(3) {
+            let mut round = round.to_vec();
+            round.sort_unstable();
+            assert_eq!(round, [0, 1, 2], "{order:?}");
+        }
+        assert!(order.chunks(3).any(|r| r != order[..3].to_vec()), "rounds are shuffled: {order:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Algorithm 1: multi-source training (SPEC 5).
 //!
-//! Each iteration draws a source uniformly at random, a batch of its tracks
+//! Each iteration takes the next source (in shuffled rounds that visit
+//! every source once), a batch of its tracks
 //! with random crops ([`super::data`]), and steps the optimisers of that
 //! source's path ([`super::optimizers`]) on KL(z || softmax(output)). One
 //! epoch is
@@ -385,6 +386,31 @@ mod tests {
         let first = log[..2].iter().map(|r| r.loss).sum::<f64>() / 2.0;
         let last = log[log.len() - 2..].iter().map(|r| r.loss).sum::<f64>() / 2.0;
         assert!(last < 0.5 * first, "loss {first} -> {last}");
+    }
+
+    /// Updates per source in a training log.
+    fn updates(log: &[LogRow], sources: usize) -> Vec<usize> {
+        let mut counts = vec![0; sources];
+        for row in log {
+            counts[row.source] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn every_source_of_a_multi_source_run_gets_the_updates_of_a_single_source_run() {
+        let (_, single) = run(&config(3), &Memory::default());
+        let per_source = single.len();
+        assert_eq!(per_source, 3 * 2, "3 epochs of ceil(8 / 4)");
+        for strategy in Strategy::ALL.into_iter().filter(|s| *s != Strategy::SsR) {
+            let config = TrainConfig {
+                strategy,
+                sources: vec![Source::Tag, Source::Bpm, Source::Year],
+                ..config(3)
+            };
+            let (_, log) = run(&config, &Memory::default());
+            assert_eq!(updates(&log, 3), [per_source; 3], "{strategy:?}");
+        }
     }
 
     #[test]

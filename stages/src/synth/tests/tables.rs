@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 
 use super::corpus;
+use crate::synth::params::Coverage;
 use crate::synth::{
     Genre, Mode, Role, SynthParams, TargetSet, TrackLatent, LEARNING_TABLES, TARGET_TABLES,
 };
@@ -131,8 +132,18 @@ fn ids_are_safe_unique_file_names_and_targets_never_learn() {
 }
 
 #[test]
-fn sources_cover_their_fractions_with_valid_counts() {
-    let params = SynthParams::default_study(3);
+fn sources_label_exactly_their_share_of_tracks_with_valid_counts() {
+    let mut params = SynthParams::default_study(3);
+    assert_eq!(params.coverage, Coverage::equal(1.0), "every source labels every track");
+    params.coverage = Coverage {
+        tag: 0.9,
+        taste: 0.85,
+        lyrics: 0.6,
+        cdr_tag: 0.8,
+        artist: 1.0,
+        bpm: 0.97,
+        year: 0.9,
+    };
     let c = corpus(&params);
     let n = params.learning_tracks as f64;
     let cov = &params.coverage;
@@ -146,12 +157,8 @@ fn sources_cover_their_fractions_with_valid_counts() {
         ("year", cov.year),
     ] {
         let batch = c.table(name).expect("table");
-        let got = distinct_tracks(batch).len() as f64 / n;
-        println!("coverage {name}: {got:.3} (want {want})");
-        assert!(
-            (got - want).abs() < 0.06,
-            "{name}: coverage {got:.3}, want {want}"
-        );
+        let got = distinct_tracks(batch).len();
+        assert_eq!(got, (want * n).round() as usize, "{name}: tracks labelled");
         if let Some(counts) = batch.column_by_name("count") {
             assert_eq!(counts.null_count(), 0);
             assert!(

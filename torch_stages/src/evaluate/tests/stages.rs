@@ -172,7 +172,7 @@ fn evaluate_classifies_with_group_splits_and_reports_missing_tracks() {
             "repeat {r}: accuracy {}",
             value.value(r)
         );
-        // 20 artists: 4 held out, 3 tracks each.
+        // 20 artists in five folds: 4 tested, 3 tracks each.
         assert_eq!(n_test.value(r), 12);
     }
     assert_eq!(
@@ -352,25 +352,33 @@ fn evaluate_refuses_bad_inputs_with_the_reason() {
 
 #[test]
 fn recommend_scores_cold_start_items() {
-    // 50 users of two tastes; 60 items of two kinds by 30 artists.
+    // 50 users of five tastes; 200 items of five kinds by 100 artists (5%
+    // of the artists, held out, is five). All items are ranked, so a
+    // held-out item must beat the training items of other kinds.
     let mut rng = Rng::new(5);
-    let ids: Vec<String> = (0..60).map(|i| format!("i{i:02}")).collect();
-    let kind = |i: usize| (i / 2) % 2;
-    let x: Vec<f32> = (0..60)
-        .flat_map(|i| [kind(i) as f32, rng.normal() as f32, rng.normal() as f32])
+    let ids: Vec<String> = (0..200).map(|i| format!("i{i:03}")).collect();
+    let kind = |i: usize| (i / 2) % 5;
+    let x: Vec<f32> = (0..200)
+        .flat_map(|i| {
+            let mut v = [0.0f32; 7];
+            v[kind(i)] = 1.0;
+            v[5] = rng.normal() as f32;
+            v[6] = rng.normal() as f32;
+            v
+        })
         .collect::<Vec<_>>();
-    let features = vectors(&ids[..58], x[..58 * 3].to_vec(), 3, "vector");
+    let features = vectors(&ids[..198], x[..198 * 7].to_vec(), 7, "vector");
     let items = batch(vec![
         ("track_id", text(ids.clone())),
         (
             "group",
-            text((0..60).map(|i| format!("a{}", i / 2)).collect()),
+            text((0..200).map(|i| format!("a{}", i / 2)).collect()),
         ),
     ]);
     let (mut users, mut tracks, mut counts) = (Vec::new(), Vec::new(), Vec::new());
     for u in 0..50 {
         for (i, id) in ids.iter().enumerate() {
-            if rng.chance(if kind(i) == u % 2 { 0.35 } else { 0.03 }) {
+            if rng.chance(if kind(i) == u % 5 { 0.35 } else { 0.03 }) {
                 users.push(format!("u{u}"));
                 tracks.push(id.clone());
                 counts.push(1 + rng.below(9) as i64);
@@ -385,12 +393,12 @@ fn recommend_scores_cold_start_items() {
         ("track_id", text(tracks)),
         ("count", Arc::new(Int64Array::from(counts))),
     ]);
-    let noise: Vec<f32> = (0..58 * 3).map(|_| rng.normal() as f32).collect();
-    let noise = vectors(&ids[..58], noise, 3, "vector");
+    let noise: Vec<f32> = (0..198 * 7).map(|_| rng.normal() as f32).collect();
+    let noise = vectors(&ids[..198], noise, 7, "vector");
     let recommend = |features| {
         run(
             &Recommend,
-            json!({"representation": "run1", "dataset": "lastfm", "factors": 4, "iterations": 8}),
+            json!({"representation": "run1", "dataset": "lastfm", "factors": 6, "iterations": 8}),
             vec![
                 ("features", "vectors", features),
                 ("items", "table", items.clone()),
@@ -411,17 +419,18 @@ fn recommend_scores_cold_start_items() {
             column::<StringArray>(scores, "task").value(r),
             "recommendation"
         );
-        // 29 artists with features: ceil(20%) = 6 held out, 2 items each.
-        assert_eq!(column::<Int64Array>(scores, "n_test").value(r), 12);
-        assert_eq!(column::<Int64Array>(scores, "n_train").value(r), 46);
-        // The features that say an item's kind rank a user's kind first.
-        assert!(
-            value.value(r) > noise_scores.value(r) + 0.05,
-            "nDCG {} against noise {}",
-            value.value(r),
-            noise_scores.value(r)
-        );
+        // 99 artists with features: ceil(5%) = 5 held out, 2 items each.
+        assert_eq!(column::<Int64Array>(scores, "n_test").value(r), 10);
+        assert_eq!(column::<Int64Array>(scores, "n_train").value(r), 188);
     }
+    // The features that say an item's kind rank a user's kind first: over
+    // the repeats, the held-out items rank higher than with noise.
+    let mean = |v: &Float64Array| (0..5).map(|r| v.value(r)).sum::<f64>() / 5.0;
+    let (informative, noise) = (mean(value), mean(noise_scores));
+    assert!(
+        informative > noise + 0.05,
+        "nDCG {informative} against noise {noise} ({value:?}, {noise_scores:?})"
+    );
     assert_eq!(out.metadata["scheme"], "grouped");
     assert_eq!(out.metadata["missing_tracks"], 2);
     let warnings: Vec<&str> = out.metadata["warnings"]
@@ -430,7 +439,7 @@ fn recommend_scores_cold_start_items() {
         .iter()
         .map(|w| w.as_str().unwrap())
         .collect();
-    assert!(warnings[0].contains("i58, i59"), "{warnings:?}");
+    assert!(warnings[0].contains("i198, i199"), "{warnings:?}");
     assert!(warnings[1].contains("not_an_item"), "{warnings:?}");
     let per_repeat = &out.metadata["repeats_users"][0];
     let total = per_repeat["evaluated"].as_u64().unwrap()
