@@ -10,7 +10,15 @@ pub const ANALYSIS: &str = "analysis";
 
 pub const TOPICS: &str = "topics";
 
-pub const VERSION: u32 = 3;
+/// The map of Fig. 16 (optional): one model's vectors on the genre target,
+/// that target's labels, and the model itself (for its output heads).
+pub const MAP_VECTORS: &str = "map_vectors";
+pub const MAP_LABELS: &str = "map_labels";
+pub const MAP_MODEL: &str = "map_model";
+
+/// 4: Fig. 13 (by number of sources, with and without the best single
+/// source), Fig. 14 as a scatter, Fig. 16 (the map).
+pub const VERSION: u32 = 4;
 
 pub const TITLE: ParamSpec = ParamSpec {
     name: "title",
@@ -51,13 +59,21 @@ pub const SHARED_LATENTS: ParamSpec = ParamSpec {
     in_key: true,
 };
 
+pub const MAP_TARGET: ParamSpec = ParamSpec {
+    name: "map_target",
+    ty: ParamType::Str,
+    default: Some("gtzan"),
+    doc: "the scores' name of the dataset `map_vectors` covers (to rank the mapped model there)",
+    in_key: true,
+};
+
 /// What the engine knows of `report` without running it.
 pub const REPORT: Declaration = Declaration {
     name: "report",
     version: VERSION,
-    doc: "The study report (the paper's Fig. 7-15, Tables 2 and 6): self-contained HTML, \
+    doc: "The study report (the paper's Fig. 7-16, Tables 2 and 6): self-contained HTML, \
          Markdown, and each figure as SVG.",
-    params: &[TITLE, TOPICS_SHOWN, ITEMS_SHOWN, SHARED_LATENTS],
+    params: &[TITLE, TOPICS_SHOWN, ITEMS_SHOWN, SHARED_LATENTS, MAP_TARGET],
     inputs: &[
         InputSpec {
             name: SCORES,
@@ -80,6 +96,24 @@ pub const REPORT: Declaration = Declaration {
             many: true,
             doc: "factorize nodes (pLSA sources): table `top_items`; may be empty",
         },
+        InputSpec {
+            name: MAP_VECTORS,
+            many: false,
+            doc: "optional: an extract node of one multi-source model on the genre target \
+                  (table `vectors`), mapped in 2-D (Fig. 16)",
+        },
+        InputSpec {
+            name: MAP_LABELS,
+            many: false,
+            doc: "optional: that target's manifest (table `table`: track_id, label), to colour \
+                  the map",
+        },
+        InputSpec {
+            name: MAP_MODEL,
+            many: false,
+            doc: "optional: the train node of that model (files `config`, `weights`): its output \
+                  heads predict each block's topics",
+        },
     ],
-    optional_inputs: &[],
+    optional_inputs: &[MAP_VECTORS, MAP_LABELS, MAP_MODEL],
 };

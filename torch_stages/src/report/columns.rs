@@ -2,7 +2,10 @@
 //! input slot, the upstream node, the table, the column and (for nulls) the
 //! row, so that a malformed upstream is found without reading code.
 
-use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{
+    Array, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    UInt32Array,
+};
 use arrow::datatypes::DataType;
 
 use stages::api::{StageError, Upstream};
@@ -92,6 +95,38 @@ impl<'a> Table<'a> {
     pub fn u32(&self, column: &str) -> Result<Vec<u32>, StageError> {
         let array: &UInt32Array = self.column(column, DataType::UInt32)?;
         Ok(array.values().to_vec())
+    }
+
+    /// A column of fixed-size float32 lists (track vectors): the list width
+    /// and the values, row-major.
+    pub fn f32_rows(&self, column: &str) -> Result<(usize, Vec<f32>), StageError> {
+        let schema = self.batch.schema();
+        let expected = match schema.field_with_name(column).map(|f| f.data_type()) {
+            Ok(t @ DataType::FixedSizeList(item, _)) if item.data_type() == &DataType::Float32 => {
+                t.clone()
+            }
+            Ok(other) => {
+                return Err(self.error(format!(
+                    "column `{column}` is {other}, expected a fixed-size list of Float32"
+                )))
+            }
+            Err(_) => return Err(self.error(format!("no column `{column}`"))),
+        };
+        let array: &FixedSizeListArray = self.column(column, expected)?;
+        let values = array
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| self.error(format!("column `{column}` has no plain Float32 values")))?;
+        if values.null_count() > 0 {
+            return Err(self.error(format!("column `{column}` holds a null value")));
+        }
+        let width = array.value_length() as usize;
+        let start = array.offset() * width;
+        Ok((
+            width,
+            values.values()[start..start + array.len() * width].to_vec(),
+        ))
     }
 
     /// Parses a text column cell by cell; the error names the row.

@@ -1,10 +1,12 @@
 //! The report's inputs, read once into plain rows: scores, the design, the
-//! analysis and the topics. Only the columns the report uses are read; a
-//! wrong type or a null in one of them is an error naming where it is.
+//! analysis, the topics and the map's optional inputs (`map_inputs`). Only
+//! the columns the report uses are read; a wrong type or a null in one of
+//! them is an error naming where it is.
 
 use serde_json::Value;
 
 use super::columns::Table;
+use super::map_inputs::MapInputs;
 use stages::api::{StageContext, StageError, Upstream};
 pub use stages::declarations::report::{ANALYSIS, DESIGN, SCORES, TOPICS};
 use stages::study::{Source, Strategy};
@@ -28,6 +30,8 @@ pub struct Run {
     pub phase: i64,
     pub strategy: Strategy,
     pub sources: Vec<Source>,
+    /// The training seed (tells apart repeats of one strategy and set).
+    pub seed: i64,
 }
 
 /// One cell of the alias matrix.
@@ -43,6 +47,7 @@ pub struct AliasCell {
 pub struct Standardized {
     pub dataset: String,
     pub strategy: Strategy,
+    pub sources: Vec<Source>,
     pub n_sources: i64,
     pub y_star: f64,
 }
@@ -110,6 +115,7 @@ pub struct StudyInputs {
     pub components: Vec<Component>,
     pub fit: Value,
     pub topics: Vec<Topics>,
+    pub map: MapInputs,
 }
 
 impl StudyInputs {
@@ -154,6 +160,7 @@ impl StudyInputs {
                 .iter()
                 .map(|up| read_topics(&Table::load(TOPICS, up, "top_items")?))
                 .collect::<Result<_, _>>()?,
+            map: MapInputs::read(ctx)?,
         })
     }
 
@@ -208,12 +215,14 @@ pub fn read_runs(t: &Table) -> Result<Vec<Run>, StageError> {
     let phase = t.i64("phase")?;
     let strategy = t.parsed("strategy", str::parse::<Strategy>)?;
     let sources = t.parsed("sources", Source::parse_set)?;
+    let seed = t.i64("seed")?;
     Ok((0..t.rows())
         .map(|i| Run {
             id: id[i].clone(),
             phase: phase[i],
             strategy: strategy[i],
             sources: sources[i].clone(),
+            seed: seed[i],
         })
         .collect())
 }
@@ -234,12 +243,14 @@ pub fn read_alias(t: &Table) -> Result<Vec<AliasCell>, StageError> {
 pub fn read_standardized(t: &Table) -> Result<Vec<Standardized>, StageError> {
     let dataset = t.utf8("dataset")?;
     let strategy = t.parsed("strategy", str::parse::<Strategy>)?;
+    let sources = t.parsed("sources", Source::parse_set)?;
     let n_sources = t.i64("n_sources")?;
     let y_star = t.f64("y_star")?;
     Ok((0..t.rows())
         .map(|i| Standardized {
             dataset: dataset[i].clone(),
             strategy: strategy[i],
+            sources: sources[i].clone(),
             n_sources: n_sources[i],
             y_star: y_star[i],
         })

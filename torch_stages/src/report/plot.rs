@@ -1,6 +1,6 @@
 //! What the figures share: an SVG canvas, a grid of panels, a panel with a
-//! labelled x axis (categories or small integers at key points), the
-//! palette and the mark sizes.
+//! labelled x axis (categories, small integers or round numbers at key
+//! points), the palettes and the mark sizes.
 
 use std::error::Error;
 use std::ops::Range;
@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use stages::api::StageError;
-use stages::study::Strategy;
+use stages::study::{Source, Strategy};
 
 pub type Area<'b> = DrawingArea<SVGBackend<'b>, Shift>;
 pub type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<KeyedAxis, RangedCoordf64>>;
@@ -41,6 +41,38 @@ pub fn strategy_color(strategy: Strategy) -> RGBColor {
         Strategy::MsCr2 => RGBColor(0, 114, 178),
         Strategy::MssCr => RGBColor(213, 94, 0),
     }
+}
+
+/// One colour per learning source (Okabe-Ito's eight).
+pub fn source_color(source: Source) -> RGBColor {
+    let i = Source::ALL.iter().position(|s| *s == source).unwrap_or(0);
+    [
+        RGBColor(0, 0, 0),
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(0, 158, 115),
+        RGBColor(240, 228, 66),
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(204, 121, 167),
+    ][i]
+}
+
+/// The `i`-th colour of Tableau's ten categories (repeating after ten;
+/// the figures that use it also name each category in place).
+pub fn category_color(i: usize) -> RGBColor {
+    [
+        RGBColor(78, 121, 167),
+        RGBColor(242, 142, 43),
+        RGBColor(225, 87, 89),
+        RGBColor(118, 183, 178),
+        RGBColor(89, 161, 79),
+        RGBColor(237, 201, 72),
+        RGBColor(176, 122, 161),
+        RGBColor(255, 157, 167),
+        RGBColor(156, 117, 95),
+        RGBColor(186, 176, 172),
+    ][i % 10]
 }
 
 /// Draws a figure of `height` pixels into an SVG string.
@@ -128,6 +160,31 @@ impl XAxis {
         XAxis {
             keys: (from..=to).map(|i| (i as f64, i.to_string())).collect(),
             range: (from as f64 - 0.5, to as f64 + 0.5),
+            desc: desc.into(),
+        }
+    }
+
+    /// A continuous range with ticks at round numbers (steps of 1, 2 or 5
+    /// times a power of ten, about five of them).
+    pub fn linear(range: Range<f64>, desc: &str) -> Self {
+        let raw = (range.end - range.start) / 5.0;
+        let power = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * power)
+            .find(|s| *s >= raw)
+            .unwrap_or(10.0 * power);
+        let first = (range.start / step).ceil() as i64;
+        let last = (range.end / step).floor() as i64;
+        let decimals = (-step.log10().floor()).max(0.0) as usize;
+        XAxis {
+            keys: (first..=last)
+                .map(|k| {
+                    let v = k as f64 * step;
+                    (v, format!("{v:.decimals$}"))
+                })
+                .collect(),
+            range: (range.start, range.end),
             desc: desc.into(),
         }
     }

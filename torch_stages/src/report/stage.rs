@@ -5,7 +5,8 @@ use super::document::{Block, Document};
 use super::inputs::StudyInputs;
 use super::means::Means;
 use super::sections::{
-    alias, by_n, components, effects, header, parameters, ssr, strategies, topics, transfer,
+    alias, best_source, by_n, components, effects, header, map, parameters, ssr, strategies,
+    topics, transfer,
 };
 use stages::api::*;
 use stages::declarations::report::*;
@@ -19,6 +20,8 @@ pub struct Settings {
     pub topics_shown: usize,
     pub items_shown: usize,
     pub shared_latents: Vec<transfer::SharedLatent>,
+    /// The scores' name of the mapped dataset.
+    pub map_target: String,
 }
 
 impl Settings {
@@ -43,6 +46,7 @@ impl Settings {
                     reason,
                 },
             )?,
+            map_target: params.str(MAP_TARGET.name)?.to_string(),
         })
     }
 }
@@ -97,9 +101,11 @@ pub fn build(
             strategies::section(&inputs.standardized, &datasets)?,
             by_n::section(&inputs.standardized, &inputs.effects)?,
             effects::section(&inputs.effects, &inputs.pairwise, &inputs.fit)?,
-            components::section(&inputs.components, &datasets),
+            best_source::section(&inputs.standardized, &datasets)?,
+            components::section(&inputs.components, &datasets)?,
             parameters::section()?,
             topics::section(&inputs.topics, settings.topics_shown, settings.items_shown),
+            map::section(inputs, &means, &settings.map_target, settings.items_shown)?,
             alias::section(&inputs.alias)?,
         ],
     })

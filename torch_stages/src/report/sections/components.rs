@@ -1,12 +1,20 @@
-//! Section 6 (the paper's Table 6): the variance component of each source
-//! within each dataset (non-SS-R runs), as a percentage of the dataset's
-//! summed components, and how the components correlate with the source's
-//! standardised SS-R performance (Pearson; the paper found 0.38 overall).
+//! Section 6 (the paper's Table 6 and Fig. 14): the variance component of
+//! each source within each dataset (non-SS-R runs), as a percentage of the
+//! dataset's summed components, and how the components correlate with the
+//! source's standardised SS-R performance (Pearson; the paper found 0.38
+//! overall), as a table per source and as a scatter of all cells.
 
-use crate::report::document::{Block, Cell, Section, Table};
+use plotters::prelude::*;
+
+use crate::report::document::{Block, Cell, Figure, Section, Table};
 use crate::report::inputs::Component;
-use crate::report::stats::{fmt, pearson};
+use crate::report::plot::{self, XAxis};
+use crate::report::stats::{fmt, pearson, LineFit};
+use stages::analysis::components::shares;
+use stages::api::StageError;
 use stages::study::Source;
+
+pub const FIGURE: &str = "fig14_share_vs_ssr";
 
 /// Per source (in canonical order, unknown names after), its correlation
 /// across datasets, then the correlation over all (dataset, source) cells.
@@ -59,11 +67,11 @@ fn sources(components: &[Component]) -> Vec<String> {
     names
 }
 
-pub fn section(components: &[Component], datasets: &[String]) -> Section {
+pub fn section(components: &[Component], datasets: &[String]) -> Result<Section, StageError> {
     let mut s = Section::new("variance", "Variance components of the sources");
     if components.is_empty() {
         s.missing("the analysis has no variance components.");
-        return s;
+        return Ok(s);
     }
     let mut columns: Vec<String> = datasets
         .iter()
@@ -84,6 +92,7 @@ pub fn section(components: &[Component], datasets: &[String]) -> Section {
          means that having the source or not makes a large difference on that dataset.",
     );
     s.push(Block::Table(percent_table(components, &columns)));
+    scatter(&mut s, components)?;
     let cor = correlations(components);
     let mut rows: Vec<Vec<Cell>> = cor
         .per_source
@@ -119,7 +128,108 @@ pub fn section(components: &[Component], datasets: &[String]) -> Section {
         header: vec!["source".into(), "r".into(), "datasets".into()],
         rows,
     }));
-    s
+    Ok(s)
+}
+
+/// One cell of Fig. 14: a source on a dataset.
+pub struct Point {
+    pub source: String,
+    pub ssr_y_star: f64,
+    /// The component as a percentage of the dataset's summed components.
+    pub percent: f64,
+}
+
+/// The cells with both an SS-R score and a share, each share computed
+/// as the analysis computes it.
+pub fn points(components: &[Component]) -> Vec<Point> {
+    let mut out = Vec::new();
+    let mut datasets: Vec<&str> = Vec::new();
+    for c in components {
+        if !datasets.contains(&c.dataset.as_str()) {
+            datasets.push(&c.dataset);
+        }
+    }
+    for d in datasets {
+        let here: Vec<&Component> = components.iter().filter(|c| c.dataset == d).collect();
+        let share = shares(&here.iter().map(|c| c.variance).collect::<Vec<_>>());
+        for (c, share) in here.into_iter().zip(share) {
+            if share.is_finite() && c.ssr_y_star.is_finite() {
+                out.push(Point {
+                    source: c.source.clone(),
+                    ssr_y_star: c.ssr_y_star,
+                    percent: 100.0 * share,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Fig. 14: share against SS-R y*, a colour per source, and the pooled
+/// least-squares line.
+fn scatter(s: &mut Section, components: &[Component]) -> Result<(), StageError> {
+    let points = points(components);
+    let pairs: Vec<(f64, f64)> = points.iter().map(|p| (p.ssr_y_star, p.percent)).collect();
+    let Some(fit) = LineFit::of(&pairs) else {
+        s.missing(
+            "Fig. 14 needs cells with both a variance component and an SS-R score at two or \
+             more SS-R levels.",
+        );
+        return Ok(());
+    };
+    s.text(format!(
+        "Each dot of Fig. 14 is one source on one dataset: its standardised SS-R performance \
+         against its share of the dataset's summed components (the percentages above). Over \
+         the {} cells, r = {} (the analysis' definition, on shares); the dashed line is their \
+         least-squares fit.",
+        pairs.len(),
+        pearson(&pairs).map_or("NA".into(), fmt)
+    ));
+    s.push(Block::Figure(Figure {
+        name: FIGURE.into(),
+        caption: "Fig. 14 analogue: variance component (% of the dataset's total) against the \
+                  source's standardised SS-R performance, one dot per (dataset, source)."
+            .into(),
+        svg: scatter_figure(&points, &sources(components), &fit)?,
+    }));
+    Ok(())
+}
+
+fn scatter_figure(
+    points: &[Point],
+    sources: &[String],
+    fit: &LineFit,
+) -> Result<String, StageError> {
+    let xs = plot::padded(points.iter().map(|p| p.ssr_y_star));
+    let x = XAxis::linear(xs.clone(), "standardised SS-R performance y*");
+    let y = plot::padded(points.iter().map(|p| p.percent).chain([0.0]));
+    plot::render(FIGURE, plot::ROW_HEIGHT + 140, |root| {
+        let mut chart = plot::panel(root, "", &x, y, "% of the dataset's components")?;
+        chart.draw_series(DashedLineSeries::new(
+            [xs.start, xs.end].map(|v| (v, fit.at(v))),
+            6,
+            4,
+            plot::GREY.stroke_width(1),
+        ))?;
+        for name in sources {
+            let color = name.parse().map_or(plot::GREY, plot::source_color);
+            let mine = points.iter().filter(|p| &p.source == name);
+            chart
+                .draw_series(mine.map(|p| {
+                    Circle::new((p.ssr_y_star, p.percent), plot::MEAN_DOT, color.filled())
+                }))?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 8, y + 4)], color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(plot::GREY)
+            .label_font(("sans-serif", 11))
+            .draw()?;
+        Ok(())
+    })
 }
 
 fn percent_table(components: &[Component], datasets: &[String]) -> Table {

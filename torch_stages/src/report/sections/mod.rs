@@ -3,10 +3,12 @@
 //! inputs.
 
 pub mod alias;
+pub mod best_source;
 pub mod by_n;
 pub mod components;
 pub mod effects;
 pub mod header;
+pub mod map;
 pub mod parameters;
 pub mod ssr;
 pub mod strategies;

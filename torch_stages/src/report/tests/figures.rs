@@ -4,12 +4,14 @@
 use super::support::*;
 use crate::report::document::{Block, Section};
 use crate::report::means::Means;
-use crate::report::sections::{alias, by_n, effects, parameters, ssr, strategies};
+use crate::report::sections::{
+    alias, best_source, by_n, components, effects, parameters, ssr, strategies,
+};
 use crate::report::stats;
 use stages::study::Strategy;
 
 /// The one figure of a section, parsed.
-fn only_figure(section: &Section) -> String {
+pub fn only_figure(section: &Section) -> String {
     let svgs: Vec<&String> = section
         .blocks
         .iter()
@@ -28,7 +30,7 @@ fn only_figure(section: &Section) -> String {
     svgs[0].clone()
 }
 
-fn missing(section: &Section) -> Vec<String> {
+pub fn missing(section: &Section) -> Vec<String> {
     section
         .blocks
         .iter()
@@ -39,7 +41,7 @@ fn missing(section: &Section) -> Vec<String> {
         .collect()
 }
 
-fn dots(doc: &roxmltree::Document, radius: i32) -> usize {
+pub fn dots(doc: &roxmltree::Document, radius: i32) -> usize {
     count(doc, "circle", &[("r", &radius.to_string())])
 }
 
@@ -340,5 +342,145 @@ fn parameter_figure_has_a_point_per_strategy_and_n() {
     // Every multi-source network grows with n.
     for (_, points) in &counts[1..] {
         assert!(points.windows(2).all(|w| w[1].1 > w[0].1), "{points:?}");
+    }
+}
+
+/// The text blocks of a section, joined.
+pub fn text_of(section: &Section) -> String {
+    section
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn best_source_figure_splits_each_dataset_by_its_best_single_source() {
+    let study = Fixture::new().study();
+    let datasets = study.datasets();
+    let section = best_source::section(&study.standardized, &datasets).unwrap();
+    let svg = only_figure(&section);
+    let doc = parse(&svg);
+    // Per dataset 12 representations: the best source (bpm; self on
+    // arousal) is in 7 (its 2 SS-R runs and 5 multi-source runs), not in 5.
+    let filled = count(&doc, "circle", &[("r", "3"), ("stroke", "none")]);
+    let hollow = count(&doc, "circle", &[("r", "3"), ("fill", "none")]);
+    assert_eq!((filled, hollow), (3 * 7, 3 * 5));
+    // A solid and a dashed line per panel, each with its band.
+    let solid = [("stroke", "#000000"), ("stroke-width", "2")];
+    assert_eq!(count(&doc, "polyline", &solid), 3);
+    let dashes = count(
+        &doc,
+        "polyline",
+        &[("stroke", "#787878"), ("stroke-width", "2")],
+    );
+    assert!(dashes > 3, "{dashes} dashes");
+    assert_eq!(count(&doc, "polygon", &[]), 6);
+    let texts = texts(&doc);
+    for title in [
+        "gtzan (best: bpm)",
+        "arousal (best: self)",
+        "lastfm (best: bpm)",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == title),
+            "panel {title} in {texts:?}"
+        );
+    }
+    let text = text_of(&section);
+    assert!(
+        text.contains("gtzan: best single source bpm; at n = 3 the line with it"),
+        "{text}"
+    );
+    assert!(missing(&section).is_empty());
+    assert_eq!(
+        best_source::best_source(&study.standardized, "arousal"),
+        Some(stages::study::Source::SelfSupervised)
+    );
+
+    // Without SS-R rows there is no best source: notes, no figure.
+    let multi: Vec<_> = study
+        .standardized
+        .iter()
+        .filter(|r| r.strategy != Strategy::SsR)
+        .cloned()
+        .collect();
+    let section = best_source::section(&multi, &datasets).unwrap();
+    assert!(section
+        .blocks
+        .iter()
+        .all(|b| matches!(b, Block::Missing(_))));
+    assert_eq!(missing(&section).len(), 3);
+}
+
+#[test]
+fn fig14_has_a_dot_per_cell_with_both_numbers() {
+    let study = Fixture::new().study();
+    let section = components::section(&study.components, &study.datasets()).unwrap();
+    let figure = section
+        .blocks
+        .iter()
+        .find_map(|b| match b {
+            Block::Figure(f) if f.name == components::FIGURE => Some(f.svg.clone()),
+            _ => None,
+        })
+        .expect("Fig. 14");
+    let doc = parse(&figure);
+    // 3 datasets x 3 sources, bpm has no SS-R score on lastfm.
+    assert_eq!(dots(&doc, 5), 8);
+    let texts = texts(&doc);
+    for source in ["self", "bpm", "tag"] {
+        assert!(texts.iter().any(|t| t == source), "legend {source}");
+    }
+    let points = components::points(&study.components);
+    let gtzan_bpm = points
+        .iter()
+        .find(|p| p.source == "bpm" && p.ssr_y_star == 0.3)
+        .unwrap();
+    assert!(
+        (gtzan_bpm.percent - 500.0 / 7.0).abs() < 1e-9,
+        "as Table 6: 71.4"
+    );
+    let pairs: Vec<(f64, f64)> = points.iter().map(|p| (p.ssr_y_star, p.percent)).collect();
+    let r = stats::fmt(stats::pearson(&pairs).unwrap());
+    assert!(text_of(&section).contains(&format!("Over the 8 cells, r = {r}")));
+    // The per-source correlations stay as a table.
+    assert!(section
+        .blocks
+        .iter()
+        .any(|b| matches!(b, Block::Table(t) if t.caption.starts_with("Pearson"))));
+}
+
+#[test]
+fn line_fit_and_its_band() {
+    // y = 1 + 2x exactly: no residual, a band of width 0.
+    let exact = stats::LineFit::of(&[(0.0, 1.0), (1.0, 3.0), (2.0, 5.0)]).unwrap();
+    assert!((exact.intercept - 1.0).abs() < 1e-12 && (exact.slope - 2.0).abs() < 1e-12);
+    assert!(exact.half_width(1.0).unwrap().abs() < 1e-12);
+    // Residuals +-0.5 at x = 0, 0, 1, 1: s = sqrt(1 / 2), band at x = 0.5
+    // is t(2) s / 2.
+    let fit = stats::LineFit::of(&[(0.0, 0.5), (0.0, -0.5), (1.0, 1.5), (1.0, 0.5)]).unwrap();
+    let want = 4.302_652_729_749_464 * 0.5f64.sqrt() / 2.0;
+    assert!((fit.half_width(0.5).unwrap() - want).abs() < 1e-12);
+    assert!(
+        stats::LineFit::of(&[(1.0, 0.0), (1.0, 2.0)]).is_none(),
+        "one x"
+    );
+    assert!(stats::LineFit::of(&[(0.0, 0.0), (1.0, 2.0)])
+        .unwrap()
+        .half_width(0.0)
+        .is_none());
+    // scipy.stats.t.ppf(0.975, df).
+    for (df, want, tolerance) in [
+        (1, 12.706_204_736_174_694, 1e-12),
+        (3, 3.182_446_305_283_708, 5e-3),
+        (10, 2.228_138_851_986_274, 1e-5),
+        (30, 2.042_272_456_301_238, 1e-6),
+    ] {
+        assert!((stats::t975(df) - want).abs() < tolerance, "df {df}");
     }
 }

@@ -65,7 +65,7 @@ fn percentages_agree_with_numpy() {
         .keys()
         .cloned()
         .collect();
-    let section = components::section(&components, &datasets);
+    let section = components::section(&components, &datasets).unwrap();
     let table = section
         .blocks
         .iter()

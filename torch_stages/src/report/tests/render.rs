@@ -100,7 +100,7 @@ fn report_renders_in_headless_chromium() {
         .filter(|n| n.tag_name().name() == "figure")
         .map(|n| n.attribute("id").unwrap_or_default().to_string())
         .collect();
-    assert_eq!(figures.len(), 7);
+    assert_eq!(figures.len(), 10);
 
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");

@@ -11,13 +11,16 @@ use super::support::*;
 use crate::report::inputs::source_label;
 use stages::api::{Output, StageError};
 
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 10] = [
     "fig08_ssr_by_source",
     "fig09_by_strategy",
     "fig10_by_n_sources",
     "fig11_model1_effects",
     "fig12_model2_effects",
+    "fig13_best_source",
+    "fig14_share_vs_ssr",
     "fig15_parameters",
+    "fig16_map",
     "fig07_alias_matrix",
 ];
 
