@@ -11,6 +11,13 @@
         Runs the front end on FILE in WORKERS processes at once, part by
         part with a barrier between parts, ROUNDS times after one warm-up,
         and prints one JSON line: the median wall seconds of each part.
+    librosa_peer.py tracks DIR --count 200 --workers 2
+        Runs the whole front end on COUNT files of DIR (cycled, in name
+        order) with a pool of WORKERS processes, and prints the wall
+        seconds as one JSON line.
+
+`prepare` also writes tracks/: the first 20 30-second pieces of the same
+music as 44,100 Hz MP3 files, the shape of the study's previews.
 
 The parts are what the Rust mel stage does, written as a librosa user
 would: decode (soundfile.read, float32), resample (librosa.resample with
@@ -60,28 +67,23 @@ def prepare(args):
     with sf.SoundFile(out("ogg.ogg"), "w", 44100, 2, format="OGG", subtype="VORBIS") as f:
         for start in range(0, len(y44), 1 << 16):
             f.write(y44[start : start + (1 << 16)])
+    os.makedirs(out("tracks"), exist_ok=True)
+    piece = 30 * 44100
+    for i in range(min(20, len(y44) // piece)):
+        sf.write(out(f"tracks/{i:02}.mp3"), y44[i * piece : (i + 1) * piece], 44100, format="MP3", subtype="MPEG_LAYER_III")
     meta = {"seconds": args.seconds, "music": args.music, "soundfile": sf.__version__}
     with open(out("prepared.json"), "w") as f:
         json.dump(meta, f)
 
 
-def front_end(path, barrier, times):
-    """One pass over the file; `times[part]` gets this part's wall time
-    (the barrier makes it the slowest worker's)."""
+def front_end(path, timed=lambda part, f: f()):
+    """One pass over the file, each part run through `timed`."""
     import blake3
     import librosa
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
     import soundfile as sf
-
-    def timed(part, f):
-        barrier.wait()
-        start = time.perf_counter()
-        out = f()
-        barrier.wait()
-        times[part] = time.perf_counter() - start
-        return out
 
     def decode():
         y, sr = sf.read(path, dtype="float32", always_2d=True)
@@ -122,10 +124,25 @@ def front_end(path, barrier, times):
     timed("store", store)
 
 
+def barrier_timed(barrier, times):
+    """`timed` for front_end: `times[part]` gets this part's wall time (the
+    barrier makes it the slowest worker's)."""
+
+    def timed(part, f):
+        barrier.wait()
+        start = time.perf_counter()
+        out = f()
+        barrier.wait()
+        times[part] = time.perf_counter() - start
+        return out
+
+    return timed
+
+
 def worker(path, rounds, barrier, queue):
     for _ in range(rounds + 1):
         times = {}
-        front_end(path, barrier, times)
+        front_end(path, barrier_timed(barrier, times))
         queue.put(times)
 
 
@@ -149,6 +166,18 @@ def run(args):
     print(json.dumps(out))
 
 
+def tracks(args):
+    files = sorted(os.path.join(args.dir, f) for f in os.listdir(args.dir))
+    paths = [files[i % len(files)] for i in range(args.count)]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(args.workers) as pool:
+        pool.map(front_end, paths[: args.workers])  # warm-up: imports
+        start = time.perf_counter()
+        pool.map(front_end, paths, chunksize=1)
+        seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "tracks": args.count}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,8 +189,12 @@ def main():
     r.add_argument("file")
     r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--workers", type=int, default=1)
+    t = sub.add_parser("tracks")
+    t.add_argument("dir")
+    t.add_argument("--count", type=int, default=200)
+    t.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    prepare(args) if args.command == "prepare" else run(args)
+    {"prepare": prepare, "run": run, "tracks": tracks}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -77,25 +77,85 @@ pub enum StreamEnd {
     LimitReached,
 }
 
+/// What a stream is, known from its first decoded buffer on.
+#[derive(Debug, Clone)]
+pub struct Format {
+    /// Sample rate in Hz (within [`SAMPLE_RATES`]).
+    pub sample_rate: u32,
+    /// Where each channel is meant to play, in plane order (> 0 channels).
+    pub speakers: Vec<Speaker>,
+    /// Samples per channel the container announces (capped by what the
+    /// file's size allows and by the decode limit); a hint for reserving
+    /// memory, never trusted as the length.
+    pub announced: usize,
+}
+
+/// How a decoded stream ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending {
+    /// Packets the codec rejected as corrupt and that were left out.
+    pub skipped_packets: usize,
+    /// Why decoding stopped.
+    pub end: StreamEnd,
+}
+
 /// Decodes a whole file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, AudioError> {
-    decode_impl(bytes, None)
+    collect(bytes, None)
 }
 
 /// Decodes the first `max_seconds` of a file (all of it if shorter): enough
 /// for a preview-length crop without decoding a whole album side.
 pub fn decode_prefix(bytes: &[u8], max_seconds: f64) -> Result<Decoded, AudioError> {
-    if !(max_seconds.is_finite() && max_seconds > 0.0) {
-        return Err(AudioError::InvalidLimit(max_seconds));
-    }
-    decode_impl(bytes, Some(max_seconds))
+    collect(bytes, Some(checked_limit(max_seconds)?))
 }
 
-fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioError> {
+/// A decode limit, checked: a positive, finite number of seconds.
+pub fn checked_limit(max_seconds: f64) -> Result<f64, AudioError> {
+    if max_seconds.is_finite() && max_seconds > 0.0 {
+        Ok(max_seconds)
+    } else {
+        Err(AudioError::InvalidLimit(max_seconds))
+    }
+}
+
+fn collect(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioError> {
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    let (format, ending) = decode_each(bytes, max_seconds, |format, planes| {
+        if channels.is_empty() {
+            channels = planes
+                .iter()
+                .map(|_| Vec::with_capacity(format.announced))
+                .collect();
+        }
+        for (channel, plane) in channels.iter_mut().zip(planes) {
+            channel.extend_from_slice(plane);
+        }
+        Ok(())
+    })?;
+    Ok(Decoded {
+        sample_rate: format.sample_rate,
+        speakers: format.speakers,
+        channels,
+        skipped_packets: ending.skipped_packets,
+        end: ending.end,
+    })
+}
+
+/// Decodes a file (its first `max_seconds` if given, checked by the caller
+/// with [`checked_limit`]) buffer by buffer: `each` gets the planes
+/// `[channel][sample]` of every decoded buffer, all of one length (> 0), in
+/// order, so that a long file never has to sit in memory whole. An error
+/// from `each` stops decoding and is returned.
+pub fn decode_each(
+    bytes: &[u8],
+    max_seconds: Option<f64>,
+    mut each: impl FnMut(&Format, &[Vec<f32>]) -> Result<(), AudioError>,
+) -> Result<(Format, Ending), AudioError> {
     if bytes.is_empty() {
         return Err(AudioError::Empty);
     }
-    let mut format = probe(MediaSourceStream::new(
+    let mut reader = probe(MediaSourceStream::new(
         Box::new(Cursor::new(bytes)),
         Default::default(),
     ))
@@ -110,13 +170,12 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
         .map_err(|_| first)
     })?;
 
-    let track = format
+    let track = reader
         .default_track(TrackType::Audio)
         .ok_or(AudioError::NoAudioTrack)?;
     let track_id = track.id;
-    // Room for what the container announces, so that the planes are not
-    // regrown and copied; capped by the file's size, as a header is not to
-    // be trusted with memory (16-bit PCM has one frame per 4 bytes).
+    // Capped by the file's size, as a header is not to be trusted with
+    // memory (16-bit PCM has one frame per 4 bytes).
     let announced = track
         .num_frames
         .map_or(0, |n| n.min(2 * bytes.len() as u64) as usize);
@@ -132,15 +191,17 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| AudioError::Unsupported(e.to_string()))?;
 
-    // Fixed by the first decoded buffer: (rate, layout).
+    // Fixed by the first decoded buffer.
     let mut spec: Option<(u32, Channels)> = None;
-    let mut limit: Option<usize> = None;
-    let mut channels: Vec<Vec<f32>> = Vec::new();
-    let mut scratch: Vec<Vec<f32>> = Vec::new();
+    let mut format: Option<Format> = None;
+    let mut limit = usize::MAX;
+    let mut planes: Vec<Vec<f32>> = Vec::new();
+    // Samples per channel handed to `each` so far.
+    let mut done = 0usize;
     let mut skipped_packets = 0;
 
     let end = loop {
-        let packet = match format.next_packet() {
+        let packet = match reader.next_packet() {
             Ok(Some(packet)) => packet,
             Ok(None) => break StreamEnd::Complete,
             Err(SymError::ResetRequired) => break StreamEnd::Changed,
@@ -148,9 +209,7 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
                 break StreamEnd::Truncated
             }
             // The container itself is damaged past this point.
-            Err(_) if channels.first().is_some_and(|c| !c.is_empty()) => {
-                break StreamEnd::Truncated
-            }
+            Err(_) if done > 0 => break StreamEnd::Truncated,
             Err(e) => return Err(AudioError::Malformed(e.to_string())),
         };
         if packet.track_id != track_id {
@@ -178,43 +237,46 @@ fn decode_impl(bytes: &[u8], max_seconds: Option<f64>) -> Result<Decoded, AudioE
                 if this.1.count() == 0 {
                     return Err(AudioError::NoChannels);
                 }
-                limit = max_seconds.map(|s| (s * f64::from(this.0)).ceil() as usize);
-                let reserve = announced.min(limit.unwrap_or(usize::MAX));
-                channels = (0..this.1.count())
-                    .map(|_| Vec::with_capacity(reserve))
-                    .collect();
+                if let Some(seconds) = max_seconds {
+                    limit = (seconds * f64::from(this.0)).ceil() as usize;
+                }
+                format = Some(Format {
+                    sample_rate: this.0,
+                    speakers: speakers(&this.1),
+                    announced: announced.min(limit),
+                });
                 spec = Some(this);
             }
             Some(first) if *first != this => break StreamEnd::Changed,
             Some(_) => {}
         }
-        buffer.copy_to_vecs_planar::<f32>(&mut scratch);
-        for (channel, plane) in channels.iter_mut().zip(&scratch) {
-            channel.extend_from_slice(plane);
-        }
-        if let Some(limit) = limit {
-            if channels[0].len() >= limit {
-                channels.iter_mut().for_each(|c| c.truncate(limit));
-                break StreamEnd::LimitReached;
+        buffer.copy_to_vecs_planar::<f32>(&mut planes);
+        let keep = planes[0].len().min(limit - done);
+        planes.iter_mut().for_each(|p| p.truncate(keep));
+        for (channel, plane) in planes.iter().enumerate() {
+            if let Some(at) = plane.iter().position(|x| !x.is_finite()) {
+                return Err(AudioError::NonFinite {
+                    channel,
+                    index: done + at,
+                });
             }
+        }
+        let format = format.as_ref().expect("set with the spec");
+        each(format, &planes)?;
+        done += keep;
+        if done >= limit {
+            break StreamEnd::LimitReached;
         }
     };
 
-    let Some((sample_rate, layout)) = spec else {
-        return Err(AudioError::NoSamples { skipped_packets });
-    };
-    for (c, channel) in channels.iter().enumerate() {
-        if let Some(index) = channel.iter().position(|x| !x.is_finite()) {
-            return Err(AudioError::NonFinite { channel: c, index });
-        }
-    }
-    Ok(Decoded {
-        sample_rate,
-        speakers: speakers(&layout),
-        channels,
-        skipped_packets,
-        end,
-    })
+    let format = format.ok_or(AudioError::NoSamples { skipped_packets })?;
+    Ok((
+        format,
+        Ending {
+            skipped_packets,
+            end,
+        },
+    ))
 }
 
 fn plausible(rate: u32) -> Result<(), AudioError> {

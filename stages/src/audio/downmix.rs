@@ -68,56 +68,96 @@ impl Stereo {
 
 /// Mixes decoded audio to two channels (see the module doc for the rule).
 pub fn to_stereo(decoded: &Decoded) -> Result<Stereo, AudioError> {
-    let sample_rate = decoded.sample_rate;
-    let channels = match decoded.channels.as_slice() {
-        [] => return Err(AudioError::NoChannels),
-        [mono] => [mono.clone(), mono.clone()],
-        [left, right] => [left.clone(), right.clone()],
-        many => {
-            let speakers = &decoded.speakers;
-            let labelled = speakers.iter().any(|s| *s != Speaker::Unlabelled);
-            let mut gains: Vec<(f64, f64)> = if labelled && speakers.len() == many.len() {
-                speakers.iter().map(|s| s.gains()).collect()
-            } else {
-                vec![(1.0, 1.0); many.len()]
-            };
-            let (sum_left, sum_right) = gains
-                .iter()
-                .fold((0.0, 0.0), |(l, r), (gl, gr)| (l + gl, r + gr));
-            let norm = sum_left.max(sum_right);
-            if norm > 0.0 {
-                gains.iter_mut().for_each(|(l, r)| {
-                    *l /= norm;
-                    *r /= norm;
-                });
-            } else {
-                // Only LFE channels: better a mean of them than silence.
-                gains = vec![(1.0 / many.len() as f64, 1.0 / many.len() as f64); many.len()];
-            }
-            [
-                mix(many, gains.iter().map(|g| g.0)),
-                mix(many, gains.iter().map(|g| g.1)),
-            ]
-        }
-    };
+    let downmix = Downmix::new(&decoded.speakers, decoded.channels.len())?;
+    let mut channels = [
+        Vec::with_capacity(decoded.len()),
+        Vec::with_capacity(decoded.len()),
+    ];
+    downmix.extend(&decoded.channels, &mut channels);
     Ok(Stereo {
         channels,
-        sample_rate,
+        sample_rate: decoded.sample_rate,
     })
 }
 
-/// `out[i] = sum_c gain[c] * channels[c][i]`, accumulated in f64.
-fn mix(channels: &[Vec<f32>], gains: impl Iterator<Item = f64>) -> Vec<f32> {
+/// The rule for one stream's channels, fixed once so that the stream can be
+/// mixed piece by piece as it is decoded.
+#[derive(Debug, Clone)]
+pub enum Downmix {
+    /// One channel, into both.
+    Duplicate,
+    /// Two channels, kept.
+    Keep,
+    /// More: `(to left, to right)` gain of each channel.
+    Mix(Vec<(f64, f64)>),
+}
+
+impl Downmix {
+    /// The rule for `channels` channels placed at `speakers`.
+    pub fn new(speakers: &[Speaker], channels: usize) -> Result<Downmix, AudioError> {
+        Ok(match channels {
+            0 => return Err(AudioError::NoChannels),
+            1 => Downmix::Duplicate,
+            2 => Downmix::Keep,
+            many => {
+                let labelled = speakers.iter().any(|s| *s != Speaker::Unlabelled);
+                let mut gains: Vec<(f64, f64)> = if labelled && speakers.len() == many {
+                    speakers.iter().map(|s| s.gains()).collect()
+                } else {
+                    vec![(1.0, 1.0); many]
+                };
+                let (sum_left, sum_right) = gains
+                    .iter()
+                    .fold((0.0, 0.0), |(l, r), (gl, gr)| (l + gl, r + gr));
+                let norm = sum_left.max(sum_right);
+                if norm > 0.0 {
+                    gains.iter_mut().for_each(|(l, r)| {
+                        *l /= norm;
+                        *r /= norm;
+                    });
+                } else {
+                    // Only LFE channels: better a mean of them than silence.
+                    gains = vec![(1.0 / many as f64, 1.0 / many as f64); many];
+                }
+                Downmix::Mix(gains)
+            }
+        })
+    }
+
+    /// Appends `planes: [channel][sample]` (the channel count of
+    /// [`Downmix::new`]), mixed, to the two channels of `out`.
+    pub fn extend(&self, planes: &[Vec<f32>], out: &mut [Vec<f32>; 2]) {
+        let [left, right] = out;
+        match (self, planes) {
+            (Downmix::Duplicate, [mono, ..]) => {
+                left.extend_from_slice(mono);
+                right.extend_from_slice(mono);
+            }
+            (Downmix::Keep, [l, r, ..]) => {
+                left.extend_from_slice(l);
+                right.extend_from_slice(r);
+            }
+            (Downmix::Mix(gains), many) => {
+                mix(many, gains.iter().map(|g| g.0), left);
+                mix(many, gains.iter().map(|g| g.1), right);
+            }
+            _ => unreachable!("planes of the channel count the rule was made for"),
+        }
+    }
+}
+
+/// Appends `sum_c gain[c] * channels[c][i]`, accumulated in f64, to `out`.
+fn mix(channels: &[Vec<f32>], gains: impl Iterator<Item = f64>, out: &mut Vec<f32>) {
     let len = channels.iter().map(Vec::len).min().unwrap_or(0);
-    let mut out = vec![0.0f64; len];
+    let mut sum = vec![0.0f64; len];
     for (channel, gain) in channels.iter().zip(gains) {
         if gain != 0.0 {
-            for (o, &x) in out.iter_mut().zip(channel) {
+            for (o, &x) in sum.iter_mut().zip(channel) {
                 *o += gain * f64::from(x);
             }
         }
     }
-    out.into_iter().map(|x| x as f32).collect()
+    out.extend(sum.into_iter().map(|x| x as f32));
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::stft::PowerStft;
+use super::stft::{frame_start, PowerStft};
 use super::{frame_count, Stereo, AMIN, CHANNELS, N_FFT, N_MELS, SAMPLE_RATE, TOP_DB};
 
 /// Frames per parallel task: large enough that planning an FFT per task
@@ -185,14 +185,7 @@ pub fn mel_power(stereo: &Stereo) -> MelPower {
     let frames = frame_count(stereo.len());
     let mut data = vec![0.0f32; CHANNELS * frames * N_MELS];
     for (channel, signal) in data.chunks_exact_mut(frames * N_MELS).zip(&stereo.channels) {
-        channel
-            .par_chunks_mut(BLOCK * N_MELS)
-            .enumerate()
-            .for_each_init(PowerStft::new, |stft, (block, out)| {
-                for (i, mel) in out.chunks_exact_mut(N_MELS).enumerate() {
-                    bank.apply(stft.frame(signal, block * BLOCK + i), mel);
-                }
-            });
+        power_frames(&bank, signal, 0, 0, channel);
     }
     Mel {
         channels: CHANNELS,
@@ -202,21 +195,41 @@ pub fn mel_power(stereo: &Stereo) -> MelPower {
     }
 }
 
+/// Mel power of frames `first ..` of one channel into `out: [frames,
+/// bands]`, from `piece`, the channel's samples from sample `offset` on
+/// (zeros outside it). Blocks of frames go to rayon's threads.
+pub(crate) fn power_frames(
+    bank: &MelFilterBank,
+    piece: &[f32],
+    offset: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    out.par_chunks_mut(BLOCK * N_MELS)
+        .enumerate()
+        .for_each_init(PowerStft::new, |stft, (block, out)| {
+            for (i, mel) in out.chunks_exact_mut(N_MELS).enumerate() {
+                let start = frame_start(first + block * BLOCK + i) - offset as isize;
+                bank.apply(stft.frame(piece, start), mel);
+            }
+        });
+}
+
 /// librosa `power_to_db(S, ref=1.0, amin=1e-10, top_db=80)` over the whole
 /// array: `10 log10(max(S, 1e-10))`, then floored at (max - 80 dB). Total
 /// silence is -100 dB everywhere.
 pub fn power_to_db(power: &MelPower) -> MelDb {
-    let mut data = vec![0.0f32; power.data.len()];
-    data.par_chunks_mut(BLOCK * N_MELS)
-        .zip(power.data.par_chunks(BLOCK * N_MELS))
-        .for_each(|(db, p)| db.iter_mut().zip(p).for_each(|(d, &p)| *d = decibels(p)));
-    floor_below_max(&mut data);
-    Mel {
-        channels: power.channels,
-        frames: power.frames,
-        bands: power.bands,
-        data,
-    }
+    into_db(power.clone())
+}
+
+/// [`power_to_db`] in place, for a track's only copy of its mel power.
+pub fn into_db(mut power: MelPower) -> MelDb {
+    power
+        .data
+        .par_chunks_mut(BLOCK * N_MELS)
+        .for_each(|c| c.iter_mut().for_each(|p| *p = decibels(*p)));
+    floor_below_max(&mut power.data);
+    power
 }
 
 /// `10 log10(max(p, AMIN))`, branch-free so that it vectorises (libm's

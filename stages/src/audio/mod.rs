@@ -17,6 +17,10 @@
 //! 5. [`mfcc`]: the 120-dimensional MFCC baseline of a track.
 //! 6. [`scaler`]: per-band mean and std over a training set, and applying it.
 //!
+//! [`track`] runs steps 1 to 5 on one file streamed, piece by piece, so
+//! that a long track's samples never sit in memory whole; the mel stage
+//! uses it.
+//!
 //! # Layout
 //!
 //! A mel spectrogram is `mel: [channels = 2, frames = T, bands = 128]`,
@@ -43,19 +47,21 @@ pub mod mfcc;
 pub mod resample;
 pub mod scaler;
 pub mod stft;
+pub mod track;
 
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]
 mod test_util;
 
-pub use decode::{decode, decode_prefix, Decoded, StreamEnd};
-pub use downmix::{to_stereo, Speaker, Stereo};
+pub use decode::{decode, decode_prefix, Decoded, Ending, StreamEnd};
+pub use downmix::{to_stereo, Downmix, Speaker, Stereo};
 pub use error::AudioError;
-pub use mel::{mel_db, mel_power, power_to_db, Mel, MelDb, MelFilterBank, MelPower};
+pub use mel::{into_db, mel_db, mel_power, power_to_db, Mel, MelDb, MelFilterBank, MelPower};
 pub use mfcc::{mfcc_baseline, MFCC_DIMS, N_MFCC};
-pub use resample::resample;
+pub use resample::{resample, Resampler};
 pub use scaler::{Scaler, ScalerAccumulator};
+pub use track::{analyse, Track};
 
 /// The study's sample rate (librosa's default `sr`).
 pub const SAMPLE_RATE: u32 = 22_050;

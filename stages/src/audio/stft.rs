@@ -49,10 +49,11 @@ impl PowerStft {
         }
     }
 
-    /// `power: [N_BINS]` of frame `t` of `signal` (frames = `1 + len / HOP`).
-    pub fn frame(&mut self, signal: &[f32], t: usize) -> &[f32] {
-        // Sample index of the frame's first point, in the unpadded signal.
-        let start = (t * HOP) as isize - (N_FFT / 2) as isize;
+    /// `power: [N_BINS]` of the frame whose first point is `signal[start]`
+    /// (zeros outside `signal`). Frame `t` of a whole signal starts at
+    /// `t * HOP - N_FFT / 2` ([`frame_start`]); a piece of a longer signal
+    /// gives the same frame when `start` is counted from the piece.
+    pub fn frame(&mut self, signal: &[f32], start: isize) -> &[f32] {
         let inside = usize::try_from(start)
             .ok()
             .and_then(|s| signal.get(s..s + N_FFT));
@@ -83,6 +84,11 @@ impl PowerStft {
     }
 }
 
+/// The first sample of centered frame `t`: `t * HOP - N_FFT / 2`.
+pub fn frame_start(t: usize) -> isize {
+    (t * HOP) as isize - (N_FFT / 2) as isize
+}
+
 /// Periodic Hann window of length `n`: `0.5 - 0.5 cos(2 pi i / n)`.
 pub fn periodic_hann(n: usize) -> Vec<f64> {
     (0..n)
@@ -98,7 +104,7 @@ mod tests {
     fn power(signal: &[f32]) -> Vec<f32> {
         let mut stft = PowerStft::new();
         (0..frame_count(signal.len()))
-            .flat_map(|t| stft.frame(signal, t).to_vec())
+            .flat_map(|t| stft.frame(signal, frame_start(t)).to_vec())
             .collect()
     }
 

@@ -23,8 +23,9 @@
 //!   deltas). A failure never stops the stage; a failed track has no mel,
 //!   so `index`, `mfcc` and the `mel/*` files always cover the same tracks.
 //!
-//! Tracks run in parallel (rayon), one track per thread at a time, so memory
-//! stays bounded by the thread count. An interrupted attempt resumes from
+//! Tracks run in parallel (rayon), one track per thread at a time, each
+//! streamed through the front end ([`crate::audio::track`]): memory is the
+//! file's bytes and its mel per thread, not its decoded samples. An interrupted attempt resumes from
 //! the mels it emitted, and a track whose audio (same id, same bytes) any
 //! mel node with the same parameters analysed before is reused
 //! ([`Sink::reuse_item`]); metadata counts `analysed` (all), `resumed` and
@@ -43,10 +44,7 @@ use serde::{Deserialize, Serialize};
 use super::journal::Journal;
 use super::{mel_table, summarise, track_ids};
 use crate::api::*;
-use crate::audio::{
-    self, decode, decode_prefix, mel_power, mfcc_baseline, power_to_db, to_stereo, Stereo,
-    StreamEnd, MFCC_DIMS, SAMPLE_RATE,
-};
+use crate::audio::{self, StreamEnd, MFCC_DIMS, SAMPLE_RATE};
 
 pub struct MelSpectrograms;
 
@@ -86,42 +84,20 @@ fn stream_end(end: StreamEnd) -> &'static str {
     }
 }
 
-/// One track's bytes to its mel and record; `Err` is the reason for the
-/// failures table.
-fn analyse(bytes: &[u8], max_seconds: Option<f64>) -> Result<(audio::MelDb, Analysed), String> {
-    let decoded = match max_seconds {
-        Some(seconds) => decode_prefix(bytes, seconds),
-        None => decode(bytes),
-    }
-    .map_err(|e| e.to_string())?;
-    let stereo = to_stereo(&decoded).map_err(|e| e.to_string())?;
-    let (sample_rate, channels) = (decoded.sample_rate, decoded.channels.len());
-    let (end, skipped) = (decoded.end, decoded.skipped_packets);
-    drop(decoded);
-    let [left, right] = &stereo.channels;
-    let resampled = Stereo {
-        channels: [
-            audio::resample(left, stereo.sample_rate, SAMPLE_RATE).map_err(|e| e.to_string())?,
-            audio::resample(right, stereo.sample_rate, SAMPLE_RATE).map_err(|e| e.to_string())?,
-        ],
-        sample_rate: SAMPLE_RATE,
-    };
-    drop(stereo);
-    let samples = resampled.len();
-    let power = mel_power(&resampled);
-    drop(resampled);
-    let mfcc = mfcc_baseline(&power).map_err(|e| e.to_string())?;
-    let db = power_to_db(&power);
+/// One track's bytes to its mel and record (the bytes are freed once
+/// decoded); `Err` is the reason for the failures table.
+fn analyse(bytes: Vec<u8>, max_seconds: Option<f64>) -> Result<(audio::MelDb, Analysed), String> {
+    let track = audio::analyse(bytes, max_seconds).map_err(|e| e.to_string())?;
     let record = Analysed {
-        frames: db.frames as u32,
-        duration_s: samples as f64 / f64::from(SAMPLE_RATE),
-        sample_rate,
-        channels: channels as u16,
-        stream_end: stream_end(end).to_string(),
-        skipped_packets: skipped as u32,
-        mfcc: mfcc.to_vec(),
+        frames: track.mel.frames as u32,
+        duration_s: track.samples as f64 / f64::from(SAMPLE_RATE),
+        sample_rate: track.source_sample_rate,
+        channels: track.source_channels as u16,
+        stream_end: stream_end(track.ending.end).to_string(),
+        skipped_packets: track.ending.skipped_packets as u32,
+        mfcc: track.mfcc.to_vec(),
     };
-    Ok((db, record))
+    Ok((track.mel, record))
 }
 
 impl Stage for MelSpectrograms {
@@ -204,13 +180,11 @@ impl Stage for MelSpectrograms {
                     slot: "audio".into(),
                     reason: format!("node {}: {e}", upstream.node),
                 })?;
-            let (mel, record) = match analyse(&bytes, max_seconds) {
+            let (mel, record) = match analyse(bytes, max_seconds) {
                 Ok(done) => done,
                 Err(why) => return Ok(Outcome::Failed(why)),
             };
-            drop(bytes);
-            let table = mel_table::to_table(&mel)?;
-            drop(mel);
+            let table = mel_table::to_table(mel)?;
             let kept = serde_json::to_value(&record).expect("records serialise");
             ctx.sink
                 .emit_item(&item, vec![(name.clone(), Output::Table(table))], &kept)

@@ -62,8 +62,9 @@ fn schema() -> Schema {
     .with_metadata(metadata)
 }
 
-/// A mel `[2, T, 128]` as a table.
-pub fn to_table(mel: &MelDb) -> Result<RecordBatch, ArrowError> {
+/// A mel `[2, T, 128]` as a table; its values become the table's, not
+/// copied (a 1-hour track's mel is 318 MB).
+pub fn to_table(mel: MelDb) -> Result<RecordBatch, ArrowError> {
     assert_eq!(mel.bands, N_MELS, "mels have {N_MELS} bands");
     let rows = mel.channels * mel.frames;
     let channel = UInt8Array::from_iter_values((0..rows).map(|r| (r / mel.frames.max(1)) as u8));
@@ -71,7 +72,7 @@ pub fn to_table(mel: &MelDb) -> Result<RecordBatch, ArrowError> {
     let values = FixedSizeListArray::try_new(
         Arc::new(Field::new("item", DataType::Float32, false)),
         N_MELS as i32,
-        Arc::new(Float32Array::from(mel.data.clone())),
+        Arc::new(Float32Array::from(mel.data)),
         None,
     )?;
     RecordBatch::try_new(
@@ -144,7 +145,7 @@ mod tests {
             bands: N_MELS,
             data,
         };
-        let table = to_table(&mel).unwrap();
+        let table = to_table(mel.clone()).unwrap();
         assert_eq!(table.num_rows(), 2 * frames);
         let channel = table
             .column(0)
