@@ -322,12 +322,24 @@ fn store_settings(file: &Path, out: &Path, rounds: usize) {
         .chain([1, 3, 6].map(|l| (format!("zstd {l}, byte_stream_split"), split(l).build())))
         .chain([64 << 10, 8 << 20].map(|page| {
             let props = split(3).set_data_page_size_limit(page);
-            (format!("zstd 3, byte_stream_split, {} KiB pages", page >> 10), props.build())
+            (
+                format!("zstd 3, byte_stream_split, {} KiB pages", page >> 10),
+                props.build(),
+            )
         }))
-        .chain([("uncompressed".to_string(), WriterProperties::builder().set_compression(Compression::UNCOMPRESSED).build())])
+        .chain([(
+            "uncompressed".to_string(),
+            WriterProperties::builder()
+                .set_compression(Compression::UNCOMPRESSED)
+                .build(),
+        )])
         .collect();
     std::fs::create_dir_all(out).expect("output dir");
-    println!("mel of {} ({hours:.3} h): {:.1} MB as f32", file.display(), raw / 1e6);
+    println!(
+        "mel of {} ({hours:.3} h): {:.1} MB as f32",
+        file.display(),
+        raw / 1e6
+    );
     println!("| setting | MB per hour | of f32 | write s/h | read s/h |");
     println!("|---|---:|---:|---:|---:|");
     for (i, (name, props)) in settings.into_iter().enumerate() {
@@ -341,8 +353,9 @@ fn store_settings(file: &Path, out: &Path, rounds: usize) {
                 .map(|_| {
                     let start = Instant::now();
                     bytes.clear();
-                    let mut writer = ArrowWriter::try_new(&mut bytes, table.schema(), Some(props.clone()))
-                        .expect("writer");
+                    let mut writer =
+                        ArrowWriter::try_new(&mut bytes, table.schema(), Some(props.clone()))
+                            .expect("writer");
                     writer.write(&table).expect("write");
                     writer.close().expect("close");
                     start.elapsed().as_secs_f64()

@@ -255,7 +255,12 @@ mod tests {
 
     #[test]
     fn streaming_in_any_pieces_gives_the_same_samples() {
-        for (from, n) in [(44_100, 100_000), (48_000, 70_001), (8_000, 40_000), (22_050, 5_000)] {
+        for (from, n) in [
+            (44_100, 100_000),
+            (48_000, 70_001),
+            (8_000, 40_000),
+            (22_050, 5_000),
+        ] {
             let signal = tone(1_234.5, from, n);
             let whole = resample(&signal, from, 22_050).unwrap();
             let mut resampler = Resampler::new(from, 22_050).unwrap();

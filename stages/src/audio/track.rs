@@ -232,7 +232,9 @@ impl Planes {
 mod tests {
     use super::*;
     use crate::audio::test_util::{reference_bytes, sine, wav, WavFormat};
-    use crate::audio::{decode, decode_prefix, mel_power, power_to_db, resample, to_stereo, Stereo};
+    use crate::audio::{
+        decode, decode_prefix, mel_power, power_to_db, resample, to_stereo, Stereo,
+    };
 
     /// The whole-signal chain, one step after the other: mel power and the
     /// samples per channel at 22,050 Hz.

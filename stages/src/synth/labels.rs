@@ -227,9 +227,9 @@ fn cdr_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatc
 fn artist_table(params: &SynthParams, tracks: &[&TrackLatent]) -> Result<RecordBatch, SynthError> {
     let (ids, artists): (Vec<String>, Vec<String>) =
         covered(params, "artist", tracks, params.coverage.artist)
-        .into_iter()
-        .map(|t| (t.track_id.clone(), t.artist_id.clone()))
-        .unzip();
+            .into_iter()
+            .map(|t| (t.track_id.clone(), t.artist_id.clone()))
+            .unzip();
     batch(vec![
         ("track_id", Column::Text(ids)),
         ("artist_id", Column::Text(artists)),

@@ -235,7 +235,9 @@ fn check_enough(n: usize, groups: Option<&[usize]>, protocol: Protocol) -> Resul
     if have < need {
         return Err(SplitError::TooFewTracks {
             have: n,
-            need: format!("they form {have} group(s); a group-filtered split needs at least {need}"),
+            need: format!(
+                "they form {have} group(s); a group-filtered split needs at least {need}"
+            ),
         });
     }
     Ok(())
@@ -436,7 +438,10 @@ mod tests {
         let splits = make_splits(groups.len(), &input, 5, 3, Protocol::Folds).unwrap();
         assert_eq!(splits.scheme, Scheme::Grouped);
         assert_eq!(times_tested(&splits, 120), vec![1; 120]);
-        let largest = (0..40).map(|g| groups.iter().filter(|&&x| x == g).count()).max().unwrap();
+        let largest = (0..40)
+            .map(|g| groups.iter().filter(|&&x| x == g).count())
+            .max()
+            .unwrap();
         for parts in &splits.parts {
             let mut side = [None; 40];
             for (g, p) in groups.iter().zip(parts) {
@@ -510,7 +515,9 @@ mod tests {
         for parts in &splits.parts {
             assert_eq!(tested(parts).len(), 20);
             for (c, &size) in sizes.iter().enumerate() {
-                let in_test = (0..100).filter(|&i| of_track[i] == c && parts[i] == Part::Test).count();
+                let in_test = (0..100)
+                    .filter(|&i| of_track[i] == c && parts[i] == Part::Test)
+                    .count();
                 assert!((in_test as f64 - 0.2 * size as f64).abs() <= 1.0 && in_test < size);
             }
         }
@@ -574,8 +581,9 @@ mod tests {
                 ..Default::default()
             },
             3,
-            0, Protocol::Folds,
-)
+            0,
+            Protocol::Folds,
+        )
         .unwrap();
         assert_eq!(splits.scheme, Scheme::Given);
         for parts in &splits.parts {
@@ -603,8 +611,9 @@ mod tests {
                 ..Default::default()
             },
             1,
-            0, Protocol::Folds,
-)
+            0,
+            Protocol::Folds,
+        )
         .unwrap_err();
         assert_eq!(err, SplitError::EmptyPart { part: "test" });
     }

@@ -38,7 +38,13 @@ impl Stage for Evaluate {
             names: &names,
         });
         let groups = dataset.group_index();
-        let splits = split(&dataset, classes, groups.as_deref(), &common, Protocol::Folds)?;
+        let splits = split(
+            &dataset,
+            classes,
+            groups.as_deref(),
+            &common,
+            Protocol::Folds,
+        )?;
         let target = match need {
             Need::Values => Target::Values(&dataset.values),
             _ => Target::Classes {
@@ -333,6 +339,12 @@ fn split(
         given: dataset.given.as_deref(),
         groups,
     };
-    make_splits(dataset.ids.len(), &input, common.repeats, common.seed, protocol)
-        .map_err(|e| StageError::Data(format!("dataset {}: {e}", common.dataset)))
+    make_splits(
+        dataset.ids.len(),
+        &input,
+        common.repeats,
+        common.seed,
+        protocol,
+    )
+    .map_err(|e| StageError::Data(format!("dataset {}: {e}", common.dataset)))
 }

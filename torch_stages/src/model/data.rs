@@ -345,7 +345,11 @@ mod tests {
             tracks: vec![0, 1, 2, 3],
             z: vec![0.0; 4 * 50],
         };
-        let sources = vec![source(Source::Bpm), source(Source::Year), source(Source::Tag)];
+        let sources = vec![
+            source(Source::Bpm),
+            source(Source::Year),
+            source(Source::Tag),
+        ];
         let mut s = EpochSampler::new(&bank, &sources, 2, 5, 0);
         let order: Vec<usize> = (0..30).map(|_| s.next_batch().source).collect();
         for round in order.chunks(3) {
@@ -353,7 +357,10 @@ mod tests {
             round.sort_unstable();
             assert_eq!(round, [0, 1, 2], "{order:?}");
         }
-        assert!(order.chunks(3).any(|r| r != order[..3].to_vec()), "rounds are shuffled: {order:?}");
+        assert!(
+            order.chunks(3).any(|r| r != order[..3].to_vec()),
+            "rounds are shuffled: {order:?}"
+        );
     }
 
     #[test]

@@ -134,7 +134,11 @@ fn ids_are_safe_unique_file_names_and_targets_never_learn() {
 #[test]
 fn sources_label_exactly_their_share_of_tracks_with_valid_counts() {
     let mut params = SynthParams::default_study(3);
-    assert_eq!(params.coverage, Coverage::equal(1.0), "every source labels every track");
+    assert_eq!(
+        params.coverage,
+        Coverage::equal(1.0),
+        "every source labels every track"
+    );
     params.coverage = Coverage {
         tag: 0.9,
         taste: 0.85,
