@@ -1,10 +1,12 @@
-//! The smaller commands and options: --only, --force, gc, show, dag.
+//! The smaller commands and options: --only, --force, gc, show, export,
+//! dag, status --explain.
 
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::fetch::{payload, FETCH_ONLY};
 use crate::scenarios::{small_project, ALL, PIPELINE};
 use crate::support::*;
 
@@ -118,7 +120,7 @@ fn export_writes_a_nodes_files_as_stored() {
     assert_eq!(before.code, 1, "nothing to export before a run");
     let report = p.run(&["run", "--json"]).ok().json();
     let listed = p.run(&["export", "stats_x", out_text]).ok().stdout;
-    let written = out.join("table");
+    let written = out.join("table.parquet");
     assert!(listed.contains(written.to_str().unwrap()), "{listed}");
     let stored = std::fs::read(p.blob_of(&key_of(&report, "stats_x"), "table")).unwrap();
     assert_eq!(std::fs::read(&written).unwrap(), stored);
@@ -177,4 +179,126 @@ fn the_paper_sized_study_plans_425_runs_on_the_default_graph() {
     assert_eq!(key(&paper, "tracks"), key(&default, "tracks"));
     assert_ne!(key(&paper, "design"), key(&default, "design"));
     assert!(paper.iter().all(|n| n["state"] != "cached"), "nothing ran");
+}
+
+/// A `fetch` of three local files: besides its tables, a folder `audio/`
+/// of one file per track, as stored (`payload` bytes).
+fn fetched(name: &str) -> (Project, Ran) {
+    let p = Project::new(&Backend::Local, name);
+    p.write("pipeline.yaml", FETCH_ONLY);
+    let mut csv = String::from("track_id,uri\n");
+    for id in ["t1", "t2", "t3"] {
+        std::fs::write(p.path(&format!("{id}.bin")), payload(id, 1000)).unwrap();
+        csv.push_str(&format!("{id},{id}.bin\n"));
+    }
+    p.write("tracks.csv", &csv);
+    let ran = p.run(&["run", "--json"]).ok();
+    (p, ran)
+}
+
+#[test]
+fn show_counts_the_files_in_folders_and_speaks_json() {
+    let (p, _) = fetched("show_folders");
+    let shown = p.run(&["show", "audio", "--json"]).ok().json();
+    assert_eq!(shown["stage"], "fetch");
+    assert_eq!(shown["metadata"]["fetched"], 3);
+    let files: Vec<&str> = shown["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(files, ["failures", "fetched"], "{shown}");
+    assert_eq!(
+        shown["folders"],
+        serde_json::json!({"audio": {"files": 3, "bytes": 3000}})
+    );
+
+    let all = p.run(&["show", "audio", "--json", "--files"]).ok().json();
+    assert_eq!(all["files"]["audio/t2"]["size"], 1000, "{all}");
+    assert!(all.get("folders").is_none(), "{all}");
+
+    let text = p.run(&["show", "audio", "--rows", "1"]).ok().stdout;
+    assert!(text.contains("fetched: 3 rows"), "{text}");
+    assert!(
+        !text.contains("audio/t1"),
+        "per-track files are counted: {text}"
+    );
+}
+
+#[test]
+fn export_writes_the_chosen_files_with_their_extensions() {
+    let (p, ran) = fetched("export_chosen");
+    let out = p.path("out");
+    let out_text = out.to_str().unwrap();
+    let listed = p.run(&["export", "audio", out_text, "fetched"]).ok().stdout;
+    let table = out.join("fetched.parquet");
+    assert_eq!(listed.trim(), table.to_str().unwrap());
+    assert_eq!(files_under(&out), [table.clone()]);
+    let stored = std::fs::read(p.blob_of(&key_of(&ran.json(), "audio"), "fetched")).unwrap();
+    assert_eq!(std::fs::read(&table).unwrap(), stored);
+
+    // A folder names its files; fetched audio keeps its name (the format
+    // varies), and its bytes.
+    let listed = p.run(&["export", "audio", out_text, "audio"]).ok().stdout;
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert_eq!(
+        std::fs::read(out.join("audio/t2")).unwrap(),
+        payload("t2", 1000)
+    );
+
+    let fresh = p.path("fresh");
+    let wrong = p.run(&[
+        "export",
+        "audio",
+        fresh.to_str().unwrap(),
+        "fetched",
+        "mfcc",
+    ]);
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains(
+            "node `audio` has no output `mfcc` (its outputs: failures, fetched, audio/ (3 files))"
+        ),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!fresh.exists(), "nothing is written");
+}
+
+#[test]
+fn status_explain_lists_what_each_glob_matched() {
+    let p = small_project(&Backend::Local, "globs");
+    // A node of the user's own whose name the `stats_*` glob also matches.
+    p.write(
+        "pipeline.yaml",
+        &format!(
+            "{PIPELINE}  - name: stats_mine\n    stage: aggregate\n    \
+             params: {{by: g, column: x}}\n    inputs: {{table: source}}\n"
+        ),
+    );
+    let text = p.run(&["status", "--explain"]).ok().stdout;
+    assert!(
+        text.contains(
+            "input `tables`: `stats_*` matched 4 nodes: stats_x, stats_x2, stats_x3, stats_mine"
+        ),
+        "{text}"
+    );
+    let plain = p.run(&["status"]).ok().stdout;
+    assert!(!plain.contains("matched"), "{plain}");
+    let statuses = p.run(&["status", "--json"]).ok().json();
+    let gathered = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["node"] == "gathered")
+        .unwrap();
+    assert_eq!(
+        gathered["globs"],
+        serde_json::json!([{
+            "slot": "tables",
+            "pattern": "stats_*",
+            "matched": ["stats_x", "stats_x2", "stats_x3", "stats_mine"]
+        }])
+    );
 }

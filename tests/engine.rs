@@ -13,6 +13,7 @@ mod items;
 mod layered;
 mod leases;
 mod model;
+mod reference;
 mod s3_puts;
 mod scenarios;
 mod sink;

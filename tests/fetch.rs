@@ -145,7 +145,7 @@ impl Drop for FaultServer {
     }
 }
 
-const FETCH_ONLY: &str = r#"
+pub const FETCH_ONLY: &str = r#"
 nodes:
   - name: tracks
     stage: load_table

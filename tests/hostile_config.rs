@@ -203,7 +203,7 @@ fn export_is_all_or_nothing() {
         .ok()
         .stdout;
     assert_eq!(listed.lines().count(), 2, "{listed}");
-    assert!(existing.join("alias").is_file() && existing.join("runs").is_file());
+    assert!(existing.join("alias.parquet").is_file() && existing.join("runs.parquet").is_file());
     assert_eq!(files_under(&existing).len(), 3, "no staging left behind");
 }
 

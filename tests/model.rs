@@ -105,6 +105,24 @@ fn training_lowers_every_loss_and_extraction_has_the_strategy_width() {
         assert_eq!(meta["missing"], 0);
     }
     assert!(p.run(&["run", "--json"]).ok().nodes("ran").is_empty());
+
+    // The weights export as what they are: safetensors.
+    let out = p.path("model");
+    p.run(&[
+        "export",
+        "train_tag",
+        out.to_str().unwrap(),
+        "weights",
+        "config",
+    ])
+    .ok();
+    let stored = std::fs::read(p.blob_of(&key_of(&report, "train_tag"), "weights")).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("weights.safetensors")).unwrap(),
+        stored
+    );
+    assert_eq!(files_under(&out).len(), 2);
+    assert!(out.join("config.json").is_file());
 }
 
 const ONE_MODEL: &str = r#"

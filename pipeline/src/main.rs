@@ -63,7 +63,8 @@ enum Command {
     },
     /// Per node: cached, to run, or waiting on an upstream; and why.
     Status {
-        /// Print the reasons for every node that must run.
+        /// Print the reasons for every node that must run, and the nodes
+        /// each glob input matched.
         #[arg(long)]
         explain: bool,
         #[arg(long)]
@@ -86,10 +87,13 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         grace: u64,
     },
-    /// Write a node's output files into a directory (e.g. the report).
+    /// Write a node's output files (all, or those named) into a directory,
+    /// each with the extension of its format (`.parquet`, `.json`, ...).
     Export {
         node: String,
         dir: std::path::PathBuf,
+        /// Only these outputs (a folder, e.g. `mel`, names the files in it).
+        files: Vec<String>,
     },
     /// Compute one node from its spec in the store (what a cluster job
     /// runs; `--store` names the store).
@@ -97,12 +101,25 @@ enum Command {
         /// The node's key: its spec is a checkpoint under it.
         key: String,
     },
-    /// A node's manifest and a preview of its tables.
+    /// The stage reference: every stage (or the one named) with its
+    /// version, parameters, inputs and outputs, as Markdown (docs/stages.md).
+    Stages {
+        /// Only this stage.
+        name: Option<String>,
+    },
+    /// A node's manifest (the files in folders counted) and a preview of
+    /// its tables.
     Show {
         node: String,
         /// Rows of each table to preview.
         #[arg(long, default_value_t = 10)]
         rows: usize,
+        /// List every file, those in folders (one per track) too.
+        #[arg(long)]
+        files: bool,
+        /// Print only the manifest, as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -171,6 +188,15 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
         let store = pipeline::ArtifactStore::new(primary, None);
         pipeline::exec_node::exec_node(store, key, &pipeline::stage_worker::engine_registry())
             .await?;
+        return Ok(0);
+    }
+    if let Command::Stages { name } = &cli.command {
+        let registry = pipeline::stage_worker::engine_registry();
+        let text = match name {
+            Some(name) => pipeline::reference::one(&registry, name)?,
+            None => pipeline::reference::all(&registry),
+        };
+        write!(Stdout::default(), "{text}").map_err(PipelineError::Output)?;
         return Ok(0);
     }
     if let Command::Verify { json } = cli.command {
@@ -268,6 +294,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
         }
         Command::Verify { json } => verify(&ws.store, json).await,
         Command::ExecNode { .. } => unreachable!("exec-node runs without a pipeline"),
+        Command::Stages { .. } => unreachable!("the reference needs no pipeline"),
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
             let report = pipeline::gc::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
@@ -280,14 +307,19 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
                 None => Ok(0),
             }
         }
-        Command::Show { node, rows } => {
-            let text = ops::show(&ws.plan, &ws.store, &node, rows).await?;
+        Command::Show {
+            node,
+            rows,
+            files,
+            json,
+        } => {
+            let text = pipeline::show::show(&ws.plan, &ws.store, &node, rows, files, json).await?;
             write!(Stdout::default(), "{text}").map_err(PipelineError::Output)?;
             Ok(0)
         }
-        Command::Export { node, dir } => {
+        Command::Export { node, dir, files } => {
             let mut out = Stdout::default();
-            for path in ops::export(&ws.plan, &ws.store, &node, &dir).await? {
+            for path in pipeline::export::export(&ws.plan, &ws.store, &node, &files, &dir).await? {
                 writeln!(out, "{}", path.display()).map_err(PipelineError::Output)?;
             }
             Ok(0)
@@ -378,6 +410,17 @@ fn print_status(
             if explain {
                 for r in &s.reasons {
                     writeln!(out, "{:<14}   - {r}", "")?;
+                }
+                for g in &s.globs {
+                    writeln!(
+                        out,
+                        "{:<14}   input `{}`: `{}` matched {} nodes: {}",
+                        "",
+                        g.slot,
+                        g.pattern,
+                        g.matched.len(),
+                        g.matched.join(", ")
+                    )?;
                 }
             }
         }

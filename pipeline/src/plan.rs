@@ -32,6 +32,17 @@ pub struct PlannedNode {
     pub inputs: BTreeMap<String, Vec<usize>>,
     /// File parameter -> the file and its hash.
     pub sources: BTreeMap<String, SourceFile>,
+    /// Its glob inputs, in config order: a glob may match nodes its author
+    /// did not mean (a user's `eval_real_*` joining `eval_*`), so `status
+    /// --explain` shows what each matched.
+    pub globs: Vec<GlobInput>,
+}
+
+/// One glob of an input slot and the nodes it matched.
+pub struct GlobInput {
+    pub slot: String,
+    pub pattern: String,
+    pub matched: Vec<usize>,
 }
 
 impl PlannedNode {
@@ -198,6 +209,7 @@ fn plan_node(
         .map_err(|m| PipelineError::node(&d.name, m))?;
 
     let mut inputs = BTreeMap::new();
+    let mut globs = Vec::new();
     for (slot, patterns) in &d.inputs {
         let Some(spec) = stage.inputs().iter().find(|s| s.name == *slot) else {
             let known: Vec<&str> = stage.inputs().iter().map(|s| s.name).collect();
@@ -229,7 +241,12 @@ fn plan_node(
                         format!("input `{slot}`: pattern `{pattern}` matches no node"),
                     ));
                 }
-                ups.extend(matched);
+                ups.extend(&matched);
+                globs.push(GlobInput {
+                    slot: slot.clone(),
+                    pattern: pattern.clone(),
+                    matched,
+                });
             } else {
                 let &u = by_name.get(pattern).ok_or_else(|| {
                     PipelineError::node(
@@ -275,6 +292,7 @@ fn plan_node(
         params,
         inputs,
         sources,
+        globs,
     })
 }
 

@@ -26,6 +26,17 @@ pub struct NodeStatus {
     /// The cluster job computing it, while queued or running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<LiveJob>,
+    /// What each of its glob inputs matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub globs: Vec<GlobMatch>,
+}
+
+/// A glob input and the names of the nodes it matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlobMatch {
+    pub slot: String,
+    pub pattern: String,
+    pub matched: Vec<String>,
 }
 
 /// The state of every node, in plan order; `live` are the jobs in the
@@ -88,6 +99,19 @@ pub async fn status(
                 state: state.to_string(),
                 reasons,
                 job,
+                globs: node
+                    .globs
+                    .iter()
+                    .map(|g| GlobMatch {
+                        slot: g.slot.clone(),
+                        pattern: g.pattern.clone(),
+                        matched: g
+                            .matched
+                            .iter()
+                            .map(|&u| plan.nodes[u].name.clone())
+                            .collect(),
+                    })
+                    .collect(),
             }
         })
         .collect())

@@ -73,6 +73,53 @@ pub struct InputSpec {
     pub doc: &'static str,
 }
 
+/// What an output file holds: what the reference says and what extension
+/// `pipeline export` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// An Arrow table, stored as Parquet.
+    Table,
+    Json,
+    /// Bytes in the stage's own format, named by its usual extension
+    /// (`safetensors`, `svg`); empty where it varies (fetched audio).
+    Bytes(&'static str),
+}
+
+impl FileKind {
+    /// The extension an exported file gets (empty: none).
+    pub fn extension(&self) -> &'static str {
+        match self {
+            FileKind::Table => "parquet",
+            FileKind::Json => "json",
+            FileKind::Bytes(ext) => ext,
+        }
+    }
+}
+
+/// One declared output file. A `<...>` part of the name varies per item
+/// (`mel/<track_id>`): the stage writes one such file per item.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSpec {
+    pub name: &'static str,
+    pub kind: FileKind,
+    pub doc: &'static str,
+}
+
+impl OutputSpec {
+    /// Whether output file `file` is one this declares.
+    pub fn matches(&self, file: &str) -> bool {
+        match (self.name.find('<'), self.name.find('>')) {
+            (Some(open), Some(close)) if open < close => {
+                let (prefix, suffix) = (&self.name[..open], &self.name[close + 1..]);
+                file.len() > prefix.len() + suffix.len()
+                    && file.starts_with(prefix)
+                    && file.ends_with(suffix)
+            }
+            _ => file == self.name,
+        }
+    }
+}
+
 /// A stage of the pipeline.
 pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
@@ -84,6 +131,11 @@ pub trait Stage: Send + Sync {
     /// The input slots a config may leave unconnected; every other slot
     /// must be connected.
     fn optional_inputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The files it writes, for the stage reference and `export`; empty:
+    /// not declared.
+    fn outputs(&self) -> &'static [OutputSpec] {
         &[]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError>;
@@ -109,6 +161,7 @@ pub struct Declaration {
     pub params: &'static [ParamSpec],
     pub inputs: &'static [InputSpec],
     pub optional_inputs: &'static [&'static str],
+    pub outputs: &'static [OutputSpec],
 }
 
 /// The declaring methods of a [`Stage`] impl, read from a [`Declaration`].
@@ -132,6 +185,9 @@ macro_rules! declared {
         }
         fn optional_inputs(&self) -> &'static [&'static str] {
             $declaration.optional_inputs
+        }
+        fn outputs(&self) -> &'static [$crate::OutputSpec] {
+            $declaration.outputs
         }
     };
 }
@@ -349,5 +405,32 @@ impl Outputs {
     pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.metadata.insert(key.into(), value.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(name: &'static str) -> OutputSpec {
+        OutputSpec {
+            name,
+            kind: FileKind::Table,
+            doc: "",
+        }
+    }
+
+    #[test]
+    fn an_output_name_matches_its_files() {
+        assert!(output("mfcc").matches("mfcc"));
+        assert!(!output("mfcc").matches("mfcc2"));
+        let per_track = output("figures/<figure>.svg");
+        assert!(per_track.matches("figures/fig7.svg"));
+        assert!(
+            !per_track.matches("figures/.svg"),
+            "the varying part is not empty"
+        );
+        assert!(!per_track.matches("figures/fig7.png"));
+        assert!(!per_track.matches("other/fig7.svg"));
     }
 }

@@ -22,8 +22,9 @@ pub mod tabular;
 pub mod test_support;
 
 pub use api::{
-    Declaration, InputSpec, ItemSource, Output, Outputs, ParamSpec, ParamType, Params, Progress,
-    Sink, Stage, StageContext, StageError, TemplateRow, Upstream, UpstreamFiles,
+    Declaration, FileKind, InputSpec, ItemSource, Output, OutputSpec, Outputs, ParamSpec,
+    ParamType, Params, Progress, Sink, Stage, StageContext, StageError, TemplateRow, Upstream,
+    UpstreamFiles,
 };
 
 /// The stages the engine can instantiate, by name. Tests may replace a

@@ -73,6 +73,13 @@ impl Stage for ReadCsv {
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "the CSV's rows, its columns typed as the CSV reader infers them",
+        }]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let bytes = ctx.file("path")?;
         let delimiter = match ctx.params.str("delimiter")?.as_bytes() {
@@ -147,6 +154,13 @@ impl Stage for Derive {
             doc: "the table to extend",
         }]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "the input table with the new column",
+        }]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let table = ctx.input_table("table", "table")?;
         let x = column_f64(&table, ctx.params.str("column")?, "column")?;
@@ -211,6 +225,13 @@ impl Stage for Aggregate {
             name: "table",
             many: false,
             doc: "the table to summarise",
+        }]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "one row per group",
         }]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
@@ -303,6 +324,13 @@ impl Stage for Concat {
             name: "tables",
             many: true,
             doc: "the nodes whose tables to stack",
+        }]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "the inputs' rows, in the order the config lists them",
         }]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use stages::{
-    Declaration, InputSpec, Outputs, ParamSpec, Registry, Stage, StageContext, StageError,
+    Declaration, InputSpec, OutputSpec, Outputs, ParamSpec, Registry, Stage, StageContext, StageError,
 };
 
 pub use serve::serve;
@@ -63,6 +63,9 @@ impl Stage for InWorker {
     }
     fn optional_inputs(&self) -> &'static [&'static str] {
         self.0.optional_inputs
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        self.0.outputs
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let path = worker_path()?;

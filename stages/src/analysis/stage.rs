@@ -59,9 +59,9 @@ impl Stage for Analyze {
         3
     }
     fn doc(&self) -> &'static str {
-        "Standardises scores within dataset and fits the two linear mixed models of SPEC 7 by \
-         REML (fixed effects with parametric and case bootstrap 95% intervals, pairwise \
-         strategy comparisons), plus per-dataset variance components of the sources."
+        "Standardises scores within dataset and fits the study's two linear mixed models \
+         (Models 1 and 2) by REML (fixed effects with parametric and case bootstrap 95% \
+         intervals, pairwise strategy comparisons), plus per-dataset variance components of the sources."
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[RESAMPLES, SEED, RANDOM_EFFECTS]
@@ -77,6 +77,35 @@ impl Stage for Analyze {
                 name: SCORES_SLOT,
                 many: true,
                 doc: "evaluate nodes: table `scores` (representation, dataset, task, repeat, metric, value)",
+            },
+        ]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "standardized",
+                kind: FileKind::Table,
+                doc: "the scores, standardised per dataset",
+            },
+            OutputSpec {
+                name: "fixed_effects",
+                kind: FileKind::Table,
+                doc: "each model's fixed effects",
+            },
+            OutputSpec {
+                name: "pairwise",
+                kind: FileKind::Table,
+                doc: "pairwise comparisons of the strategies",
+            },
+            OutputSpec {
+                name: "variance_components",
+                kind: FileKind::Table,
+                doc: "the random effects' variance components",
+            },
+            OutputSpec {
+                name: "fit",
+                kind: FileKind::Json,
+                doc: "the fits, in full",
             },
         ]
     }

@@ -62,6 +62,13 @@ impl Stage for LoadTable {
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "the table, checked against its contract",
+        }]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let table = load(ctx)?;
         let rows = table.num_rows();
@@ -107,6 +114,20 @@ impl Stage for LoadLabels {
             many: false,
             doc: "the manifest whose tracks the labels are about",
         }]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "table",
+                kind: FileKind::Table,
+                doc: "the rows about tracks of the manifest",
+            },
+            OutputSpec {
+                name: "rejected",
+                kind: FileKind::Table,
+                doc: "the rows set aside: row, track_id, reason",
+            },
+        ]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let table = load(ctx)?;

@@ -1,6 +1,6 @@
 //! `evaluate` and `recommend` (run by `torch_stages::evaluate`).
 
-use crate::api::{Declaration, InputSpec, ParamSpec, ParamType};
+use crate::api::{Declaration, FileKind, InputSpec, OutputSpec, ParamSpec, ParamType};
 
 pub const REPRESENTATION: ParamSpec = ParamSpec {
     name: "representation",
@@ -48,6 +48,21 @@ pub const FEATURES: InputSpec = InputSpec {
     doc: "the representation: track_id and one FixedSizeList<Float32> column",
 };
 
+/// What `evaluate` and `recommend` write.
+pub const SCORE_OUTPUTS: &[OutputSpec] = &[
+    OutputSpec {
+        name: "scores",
+        kind: FileKind::Table,
+        doc: "one row per repeat: representation, dataset, task, repeat, metric, value, \
+              n_train, n_test",
+    },
+    OutputSpec {
+        name: "splits",
+        kind: FileKind::Table,
+        doc: "each repeat's split: repeat, track_id, part",
+    },
+];
+
 /// What the engine knows of `evaluate` without running it.
 pub const EVALUATE: Declaration = Declaration {
     name: "evaluate",
@@ -82,6 +97,7 @@ pub const EVALUATE: Declaration = Declaration {
         },
     ],
     optional_inputs: &[],
+    outputs: SCORE_OUTPUTS,
 };
 
 pub const fn number(
@@ -158,4 +174,5 @@ pub const RECOMMEND: Declaration = Declaration {
         },
     ],
     optional_inputs: &[],
+    outputs: SCORE_OUTPUTS,
 };

@@ -1,6 +1,6 @@
 //! `report` (run by `torch_stages::report`).
 
-use crate::api::{Declaration, InputSpec, ParamSpec, ParamType};
+use crate::api::{Declaration, FileKind, InputSpec, OutputSpec, ParamSpec, ParamType};
 
 pub const SCORES: &str = "scores";
 
@@ -116,4 +116,21 @@ pub const REPORT: Declaration = Declaration {
         },
     ],
     optional_inputs: &[MAP_VECTORS, MAP_LABELS, MAP_MODEL],
+    outputs: &[
+        OutputSpec {
+            name: "report.html",
+            kind: FileKind::Bytes("html"),
+            doc: "the report, self-contained (figures inline)",
+        },
+        OutputSpec {
+            name: "report.md",
+            kind: FileKind::Bytes("md"),
+            doc: "the report as Markdown, linking the figures",
+        },
+        OutputSpec {
+            name: "figures/<figure>.svg",
+            kind: FileKind::Bytes("svg"),
+            doc: "each figure",
+        },
+    ],
 };

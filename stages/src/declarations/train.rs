@@ -1,6 +1,6 @@
 //! `train` and `extract` (run by `torch_stages::model`).
 
-use crate::api::{Declaration, InputSpec, ParamSpec, ParamType};
+use crate::api::{Declaration, FileKind, InputSpec, OutputSpec, ParamSpec, ParamType};
 use crate::study::Strategy;
 
 /// The arrangements of Adam optimisers `train` offers (torch_stages'
@@ -12,7 +12,7 @@ pub const TRAIN_PARAMS: &[ParamSpec] = &[
         name: "strategy",
         ty: ParamType::Choice(&Strategy::NAMES),
         default: None,
-        doc: "the architecture (SPEC 5)",
+        doc: "the architecture: one of the paper's six strategies",
         in_key: true,
     },
     ParamSpec {
@@ -102,6 +102,23 @@ pub const TRAIN: Declaration = Declaration {
             },
         ],
     optional_inputs: &[],
+    outputs: &[
+        OutputSpec {
+            name: "weights",
+            kind: FileKind::Bytes("safetensors"),
+            doc: "the trained network's variables",
+        },
+        OutputSpec {
+            name: "config",
+            kind: FileKind::Json,
+            doc: "strategy, sources, dimensions and training settings",
+        },
+        OutputSpec {
+            name: "log",
+            kind: FileKind::Table,
+            doc: "the loss per iteration: iteration, epoch, source, loss",
+        },
+    ],
 };
 
 /// What the engine knows of `extract` without running it.
@@ -133,4 +150,9 @@ pub const EXTRACT: Declaration = Declaration {
             },
         ],
     optional_inputs: &[],
+    outputs: &[OutputSpec {
+        name: "vectors",
+        kind: FileKind::Table,
+        doc: "track_id and `vector`, a FixedSizeList<Float32>",
+    }],
 };

@@ -488,6 +488,25 @@ impl Stage for Fetch {
     fn optional_inputs(&self) -> &'static [&'static str] {
         &["files"]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "audio/<track_id>",
+                kind: FileKind::Bytes(""),
+                doc: "each fetched track's bytes, as fetched",
+            },
+            OutputSpec {
+                name: "fetched",
+                kind: FileKind::Table,
+                doc: "the tracks fetched: track_id, uri, blake3, size",
+            },
+            OutputSpec {
+                name: "failures",
+                kind: FileKind::Table,
+                doc: "the tracks that were not: track_id, uri, error",
+            },
+        ]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let settings = settings(ctx.params)?;
         let tracks = manifest(&ctx.input_table("tracks", "table")?)?;

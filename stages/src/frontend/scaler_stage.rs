@@ -60,6 +60,13 @@ impl Stage for FitScaler {
             },
         ]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "scaler",
+            kind: FileKind::Table,
+            doc: "band, mean, std",
+        }]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let wanted = ctx.params.str("split")?;
         let tracks = ctx.input_table("tracks", "table")?;

@@ -90,6 +90,25 @@ impl Stage for Factorize {
                   (track_id, value) for bpm, year",
         }]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "z",
+                kind: FileKind::Table,
+                doc: "each track's k-dim distribution",
+            },
+            OutputSpec {
+                name: "model",
+                kind: FileKind::Table,
+                doc: "the fitted model: pLSA topic-item weights, or GMM components",
+            },
+            OutputSpec {
+                name: "top_items",
+                kind: FileKind::Table,
+                doc: "pLSA sources only: each topic's top items",
+            },
+        ]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let source = ctx.params.str("source")?;
         let settings = Settings::read(ctx.params)?;
@@ -168,6 +187,25 @@ impl Stage for FactorizeArtist {
                 name: TAGS_SLOT,
                 many: false,
                 doc: "`table`: (track_id, item, count), the track-tag counts",
+            },
+        ]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "z",
+                kind: FileKind::Table,
+                doc: "each track's k-dim distribution (its artist's)",
+            },
+            OutputSpec {
+                name: "model",
+                kind: FileKind::Table,
+                doc: "the topic-tag weights",
+            },
+            OutputSpec {
+                name: "top_items",
+                kind: FileKind::Table,
+                doc: "each topic's top tags",
             },
         ]
     }

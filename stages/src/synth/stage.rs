@@ -66,6 +66,25 @@ impl Stage for SynthAudio {
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "table",
+                kind: FileKind::Table,
+                doc: "the track manifest: track_id, uri, blake3",
+            },
+            OutputSpec {
+                name: "latents",
+                kind: FileKind::Table,
+                doc: "each track's latent factors",
+            },
+            OutputSpec {
+                name: "audio/<track_id>.wav",
+                kind: FileKind::Bytes("wav"),
+                doc: "each track's audio",
+            },
+        ]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         let corpus = corpus(ctx)?;
         let tracks: Vec<_> = corpus.tracks.iter().collect();
@@ -157,6 +176,13 @@ impl Stage for SynthTable {
     }
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
+    }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[OutputSpec {
+            name: "table",
+            kind: FileKind::Table,
+            doc: "the table, checked against its contract",
+        }]
     }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         debug_assert_eq!(LEARNING_TABLES.len() + TARGET_TABLES.len(), TABLES.len());

@@ -72,6 +72,20 @@ impl Stage for Design {
     fn inputs(&self) -> &'static [InputSpec] {
         &[]
     }
+    fn outputs(&self) -> &'static [OutputSpec] {
+        &[
+            OutputSpec {
+                name: "runs",
+                kind: FileKind::Table,
+                doc: "the runs: run_id, phase, strategy, sources, n_sources, seed",
+            },
+            OutputSpec {
+                name: "alias",
+                kind: FileKind::Table,
+                doc: "the design's alias matrix: row, column, value",
+            },
+        ]
+    }
     fn run(&self, ctx: &StageContext) -> Result<Outputs, StageError> {
         outputs(&DesignParams::from_params(ctx.params)?)
     }
