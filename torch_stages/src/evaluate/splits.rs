@@ -458,24 +458,36 @@ mod tests {
         assert_ne!(ten.parts[5..], ten.parts[..5], "rounds are shuffled afresh");
     }
 
-    #[test]
-    fn stratified_folds_keep_class_shares() {
-        // Classes of 50, 30, 12, 7 and 1 tracks.
-        let sizes = [50usize, 30, 12, 7, 1];
-        let of_track: Vec<usize> = sizes
+    /// Classes of 50, 30, 12, 7 and 1 tracks, in that order.
+    const UNEVEN: [usize; 5] = [50, 30, 12, 7, 1];
+
+    /// The class of each of the 100 tracks of `UNEVEN`.
+    fn uneven_classes() -> Vec<usize> {
+        UNEVEN
             .iter()
             .enumerate()
             .flat_map(|(c, &s)| std::iter::repeat_n(c, s))
-            .collect();
-        let names = names(5);
+            .collect()
+    }
+
+    /// Five seeded splits of the `UNEVEN` tracks, stratified by class.
+    fn split_by_class(of_track: &[usize], protocol: Protocol) -> Splits {
+        let names = names(UNEVEN.len());
         let input = SplitInput {
             classes: Some(Classes {
-                of_track: &of_track,
+                of_track,
                 names: &names,
             }),
             ..Default::default()
         };
-        let splits = make_splits(of_track.len(), &input, 5, 11, Protocol::Folds).unwrap();
+        make_splits(of_track.len(), &input, 5, 11, protocol).unwrap()
+    }
+
+    #[test]
+    fn stratified_folds_keep_class_shares() {
+        let sizes = UNEVEN;
+        let of_track = uneven_classes();
+        let splits = split_by_class(&of_track, Protocol::Folds);
         assert_eq!(splits.scheme, Scheme::Stratified);
         assert_eq!(times_tested(&splits, 100), vec![1; 100]);
         for parts in &splits.parts {
@@ -497,21 +509,9 @@ mod tests {
 
     #[test]
     fn a_hold_out_tests_its_share_of_each_class() {
-        let sizes = [50usize, 30, 12, 7, 1];
-        let of_track: Vec<usize> = sizes
-            .iter()
-            .enumerate()
-            .flat_map(|(c, &s)| std::iter::repeat_n(c, s))
-            .collect();
-        let names = names(5);
-        let input = SplitInput {
-            classes: Some(Classes {
-                of_track: &of_track,
-                names: &names,
-            }),
-            ..Default::default()
-        };
-        let splits = make_splits(100, &input, 5, 11, Protocol::HoldOut(0.2)).unwrap();
+        let sizes = UNEVEN;
+        let of_track = uneven_classes();
+        let splits = split_by_class(&of_track, Protocol::HoldOut(0.2));
         for parts in &splits.parts {
             assert_eq!(tested(parts).len(), 20);
             for (c, &size) in sizes.iter().enumerate() {
