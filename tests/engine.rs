@@ -17,6 +17,7 @@ mod reference;
 mod s3_puts;
 mod scenarios;
 mod sink;
+mod study;
 mod support;
 mod synth;
 mod trust;

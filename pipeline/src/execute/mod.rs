@@ -424,15 +424,8 @@ impl Shared {
             .lock()
             .expect("made lock")
             .extend(manifest.files.values().map(|f| f.blake3.clone()));
-        if let Some(warnings) = manifest.metadata.get("warnings").and_then(|w| w.as_array()) {
-            for w in warnings {
-                let text = w
-                    .as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| w.to_string());
-                self.bars
-                    .suspend(|| eprintln!("warning: node `{}`: {text}", node.name));
-            }
+        if let Some(line) = warning_summary(&node.name, &manifest) {
+            self.bars.suspend(|| eprintln!("{line}"));
         }
         let seconds = started.elapsed().as_secs_f64();
         self.bars
@@ -611,4 +604,24 @@ fn read_sources(node: &PlannedNode) -> Result<BTreeMap<String, Vec<u8>>, String>
         files.insert(param.clone(), bytes);
     }
     Ok(files)
+}
+
+/// One line for a node's warnings (the `warnings` of its manifest's
+/// metadata): the first of them and how many more, so that a stage that
+/// warns per track or per iteration does not flood the terminal;
+/// `pipeline show` lists them all.
+fn warning_summary(node: &str, manifest: &Manifest) -> Option<String> {
+    let warnings = manifest.metadata.get("warnings")?.as_array()?;
+    let first = warnings.first()?;
+    let text = first
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| first.to_string());
+    Some(match warnings.len() {
+        1 => format!("warning: node `{node}`: {text}"),
+        n => format!(
+            "warning: node `{node}`: {text} (and {} more; `pipeline show {node}` lists them)",
+            n - 1
+        ),
+    })
 }
