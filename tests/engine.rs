@@ -9,6 +9,7 @@ mod fetch;
 mod frontend;
 mod hostile_config;
 mod hostile_inputs;
+mod import;
 mod items;
 mod layered;
 mod leases;

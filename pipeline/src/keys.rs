@@ -44,7 +44,11 @@ impl KeyMaterial {
             params: node
                 .params
                 .iter()
-                .filter(|(k, _)| keyed.contains(&k.as_str()) && !node.sources.contains_key(*k))
+                // A file enters by its hash alone (moving it re-runs
+                // nothing); a directory by its path too.
+                .filter(|(k, _)| {
+                    keyed.contains(&k.as_str()) && node.sources.get(*k).is_none_or(|s| s.dir)
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             sources: node.source_hashes(),

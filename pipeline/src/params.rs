@@ -42,7 +42,9 @@ pub fn check(stage: &dyn Stage, given: &serde_yaml::Mapping) -> Result<Map<Strin
 fn default_of(spec: &ParamSpec) -> Option<Value> {
     let text = spec.default?;
     let value = match spec.ty {
-        ParamType::Str | ParamType::Choice(_) | ParamType::File => Value::from(text),
+        ParamType::Str | ParamType::Choice(_) | ParamType::File | ParamType::Dir => {
+            Value::from(text)
+        }
         _ => {
             let yaml: Yaml = serde_yaml::from_str(text).expect("stage defaults are valid YAML");
             typed(spec, &yaml).expect("stage defaults have their declared type")
@@ -61,7 +63,9 @@ fn typed(spec: &ParamSpec, v: &Yaml) -> Result<Value, String> {
         )
     };
     match spec.ty {
-        ParamType::Str | ParamType::File => v.as_str().map(Value::from).ok_or_else(mismatch),
+        ParamType::Str | ParamType::File | ParamType::Dir => {
+            v.as_str().map(Value::from).ok_or_else(mismatch)
+        }
         ParamType::Int => v.as_i64().map(Value::from).ok_or_else(mismatch),
         ParamType::Float => {
             let x = v.as_f64().ok_or_else(mismatch)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use stages::local_files::LocalRoots;
+use stages::local_files::{list_dir, LocalRoots};
 use stages::{ParamType, Registry, Stage};
 
 use crate::config::Config;
@@ -19,7 +19,23 @@ use crate::graph;
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: PathBuf,
+    /// Of its bytes, or of a directory's listing.
     pub blake3: String,
+    /// A directory parameter: the stage gets its listing
+    /// ([`stages::local_files::list_dir`]).
+    pub dir: bool,
+}
+
+impl SourceFile {
+    /// What the stage gets: the file's bytes or the directory's listing.
+    pub fn read(&self) -> std::result::Result<Vec<u8>, String> {
+        if self.dir {
+            list_dir(&self.path)
+        } else {
+            std::fs::read(&self.path)
+                .map_err(|e| format!("cannot read {}: {e}", self.path.display()))
+        }
+    }
 }
 
 /// One node of the plan.
@@ -30,7 +46,7 @@ pub struct PlannedNode {
     pub params: Map<String, Value>,
     /// Input slot -> indices of upstream nodes, in config order.
     pub inputs: BTreeMap<String, Vec<usize>>,
-    /// File parameter -> the file and its hash.
+    /// File (or directory) parameter -> the file and its hash.
     pub sources: BTreeMap<String, SourceFile>,
     /// Its glob inputs, in config order: a glob may match nodes its author
     /// did not mean (a user's `eval_real_*` joining `eval_*`), so `status
@@ -275,7 +291,12 @@ fn plan_node(
     }
 
     let mut sources = BTreeMap::new();
-    for spec in stage.params().iter().filter(|s| s.ty == ParamType::File) {
+    for spec in stage.params() {
+        let dir = match spec.ty {
+            ParamType::File => false,
+            ParamType::Dir => true,
+            _ => continue,
+        };
         let rel = params[spec.name].as_str().unwrap_or_default();
         let fail =
             |e: String| PipelineError::node(&d.name, format!("parameter `{}`: {e}", spec.name));
@@ -283,8 +304,14 @@ fn plan_node(
         // /proc/self/environ into the store either.
         let roots = LocalRoots::new(&config.base_dir, &config.local_roots());
         let path = roots.admit(&config.base_dir.join(rel)).map_err(fail)?;
-        let blake3 = hash_source(&path).map_err(fail)?;
-        sources.insert(spec.name.to_string(), SourceFile { path, blake3 });
+        let blake3 = if dir {
+            blake3::hash(&list_dir(&path).map_err(fail)?)
+                .to_hex()
+                .to_string()
+        } else {
+            hash_source(&path).map_err(fail)?
+        };
+        sources.insert(spec.name.to_string(), SourceFile { path, blake3, dir });
     }
     Ok(PlannedNode {
         name: d.name,

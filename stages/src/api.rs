@@ -36,6 +36,12 @@ pub enum ParamType {
     /// A local file (relative to pipeline.yaml): the engine hashes its bytes
     /// into the key and hands them to the stage.
     File,
+    /// A local directory (relative to pipeline.yaml): the engine lists the
+    /// files under it ([`crate::local_files::list_dir`]), hashes the listing
+    /// into the key and hands the stage the listing, not the files' bytes.
+    /// Unlike a file's, its path stays in the key too: the stage's outputs
+    /// name files by it.
+    Dir,
 }
 
 impl ParamType {
@@ -48,6 +54,7 @@ impl ParamType {
             ParamType::Choice(options) => format!("one of {}", options.join(", ")),
             ParamType::StrList => "a list of strings".into(),
             ParamType::File => "a file path".into(),
+            ParamType::Dir => "a directory path".into(),
         }
     }
 }
@@ -336,7 +343,8 @@ pub struct StageContext<'a> {
     pub params: &'a Params,
     /// Input slot -> upstream nodes, in the order the config lists them.
     pub inputs: &'a BTreeMap<String, Vec<Upstream>>,
-    /// File parameter -> the bytes the engine hashed into the key.
+    /// File parameter -> the bytes the engine hashed into the key (for a
+    /// directory parameter, its listing).
     pub files: &'a BTreeMap<String, Vec<u8>>,
     pub progress: &'a dyn Progress,
     pub sink: &'a dyn Sink,

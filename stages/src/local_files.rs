@@ -8,6 +8,10 @@
 //! and `..`) and admits it only under pipeline.yaml's directory or an
 //! `allow_paths:` entry, and never under `/proc`, `/sys` or `/dev`; and
 //! [`read_regular`] reads only a regular file, and at most a limit of bytes.
+//!
+//! A directory parameter ([`crate::ParamType::Dir`]) enters a key by its
+//! listing ([`list_dir`]), made by the engine and read by the stage
+//! ([`listed_paths`]).
 
 use std::fmt;
 use std::io::Read;
@@ -196,6 +200,63 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, Unreadable> {
     Ok(bytes)
 }
 
+/// The most files a directory parameter may hold: it is listed on every
+/// `status` and `run`.
+pub const MAX_LISTED_FILES: usize = 1_000_000;
+
+/// What a directory parameter's key and stage get of the directory `root`:
+/// the relative paths (`/`-separated, sorted) of the regular files under
+/// it, as a JSON array. Not their sizes, dates or bytes: a stage that
+/// lists files (the folder importer) depends on their names alone, and
+/// whatever reads a file's bytes later (`fetch`) reads them then. Names
+/// starting with `.` are not data (`.DS_Store`, macOS's `._x.wav` copies,
+/// `.git`) and are left out, as is anything not a regular file (a symlink
+/// to one is listed); symlinked directories are not entered (no cycles).
+pub fn list_dir(root: &Path) -> Result<Vec<u8>, String> {
+    let meta =
+        std::fs::metadata(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", root.display()));
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let unreadable = |e: std::io::Error| format!("cannot list {}: {e}", dir.display());
+        for entry in std::fs::read_dir(&dir).map_err(unreadable)? {
+            let entry = entry.map_err(unreadable)?;
+            let path = entry.path();
+            let name = entry.file_name().into_string().map_err(|name| {
+                format!(
+                    "{}: the name {name:?} is not UTF-8, so no table can name it",
+                    path.display()
+                )
+            })?;
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = format!("{prefix}{name}");
+            if entry.file_type().map_err(unreadable)?.is_dir() {
+                pending.push((path, format!("{relative}/")));
+            } else if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                files.push(relative);
+                if files.len() > MAX_LISTED_FILES {
+                    return Err(format!(
+                        "{} holds more than {MAX_LISTED_FILES} files, the limit",
+                        root.display()
+                    ));
+                }
+            }
+        }
+    }
+    files.sort_unstable();
+    Ok(serde_json::to_vec(&files).expect("strings serialise"))
+}
+
+/// The paths of a listing made by [`list_dir`].
+pub fn listed_paths(listing: &[u8]) -> Result<Vec<String>, String> {
+    serde_json::from_slice(listing).map_err(|e| format!("not a directory listing: {e}"))
+}
+
 fn kind(file_type: &std::fs::FileType) -> &'static str {
     if file_type.is_dir() {
         return "a directory";
@@ -310,6 +371,45 @@ mod tests {
                 .to_string(),
             "a device, not a regular file"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_listing_names_the_regular_files_sorted_without_hidden_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in [
+            "b/2.wav",
+            "b/1.wav",
+            "a/x/deep.mp3",
+            "top.txt",
+            "a/.hidden.wav",
+            "a/._1.wav",
+        ] {
+            std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            std::fs::write(root.join(file), b"x").unwrap();
+        }
+        std::fs::create_dir_all(root.join(".git/objects")).unwrap();
+        std::fs::write(root.join(".git/objects/o.wav"), b"x").unwrap();
+        std::os::unix::fs::symlink(root.join("b/1.wav"), root.join("b/link.wav")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("a/loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("nope"), root.join("a/broken.wav")).unwrap();
+        let listing = list_dir(root).unwrap();
+        assert_eq!(
+            listed_paths(&listing).unwrap(),
+            [
+                "a/x/deep.mp3",
+                "b/1.wav",
+                "b/2.wav",
+                "b/link.wav",
+                "top.txt"
+            ]
+        );
+        let err = list_dir(&root.join("top.txt")).unwrap_err();
+        assert!(err.ends_with("top.txt is not a directory"), "{err}");
+        assert!(listed_paths(b"{}")
+            .unwrap_err()
+            .starts_with("not a directory listing"));
     }
 
     #[cfg(target_os = "linux")]

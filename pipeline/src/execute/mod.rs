@@ -593,8 +593,7 @@ impl Shared {
 fn read_sources(node: &PlannedNode) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut files = BTreeMap::new();
     for (param, source) in &node.sources {
-        let bytes = std::fs::read(&source.path)
-            .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+        let bytes = source.read()?;
         if blake3::hash(&bytes).to_hex().as_str() != source.blake3 {
             return Err(format!(
                 "{} changed while the pipeline was running",

@@ -348,6 +348,16 @@ pub(crate) fn track_id_is_safe(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `text` as a warning may show it: as it is, or quoted and escaped if it
+/// holds control or bidirectional characters (a file name may).
+pub(crate) fn shown(text: &str) -> String {
+    if text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        format!("{text:?}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// The Unicode characters that change the display order of text.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
@@ -361,8 +371,19 @@ fn uri_is_supported(uri: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A table's `track_id` column checked as the contracts whose tracks are
+/// unique check it, for a stage that takes other columns its own way.
+pub(crate) fn unique_track_ids(file: &str, ids: &ArrayRef) -> Result<StringArray, ContractError> {
+    let ids = texts(file, &req("track_id", Kind::TrackId), ids)?;
+    unique(file, &ids)?;
+    Ok(ids)
+}
+
 fn no_duplicates(file: &str, table: &RecordBatch) -> Result<(), ContractError> {
-    let ids = track_ids(table);
+    unique(file, track_ids(table))
+}
+
+fn unique(file: &str, ids: &StringArray) -> Result<(), ContractError> {
     let mut first_row: HashMap<&str, usize> = HashMap::new();
     for row in 0..ids.len() {
         if let Some(first) = first_row.insert(ids.value(row), row + 1) {

@@ -6,7 +6,7 @@ mod check;
 mod read;
 mod stage;
 
-pub(crate) use check::track_id_is_safe;
+pub(crate) use check::{shown, track_id_is_safe, unique_track_ids};
 pub use check::{split_known, validate, Contract};
 pub use read::{read_csv, read_table, CsvTypes};
 pub use stage::{LoadLabels, LoadTable};

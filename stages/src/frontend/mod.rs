@@ -96,17 +96,24 @@ pub fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageEr
         .collect()
 }
 
+/// How many items [`summarise`] names.
+pub const SUMMARISED: usize = 5;
+
 /// "t1 (why), t2 (why), ... and 7 more" for warnings and errors.
 pub fn summarise(items: &[(&str, &str)]) -> String {
-    const SHOWN: usize = 5;
-    let mut text = items
+    summarise_first(items, items.len())
+}
+
+/// As [`summarise`], of `total` items of which `first` are the first.
+pub fn summarise_first(first: &[(&str, &str)], total: usize) -> String {
+    let shown = first.len().min(SUMMARISED);
+    let mut text = first[..shown]
         .iter()
-        .take(SHOWN)
         .map(|(id, why)| format!("{id} ({why})"))
         .collect::<Vec<_>>()
         .join(", ");
-    if items.len() > SHOWN {
-        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    if total > shown {
+        text.push_str(&format!(" and {} more", total - shown));
     }
     text
 }
