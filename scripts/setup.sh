@@ -29,6 +29,28 @@ export LIBTORCH_USE_PYTORCH=1
 # busy machine (several nodes at once) slows every tch stage by up to 10x.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PATH="$TORCH_VENV/bin:$PATH"
+# The pre-trained baseline: musicnn's MSD_vgg (ISC licence, Jordi Pons),
+# from PyPI's musicnn 0.1.0 wheel (its sha256 checked), its TensorFlow
+# checkpoint converted once to safetensors by scripts/musicnn_weights.py
+# (numpy only, no TensorFlow), where the `musicnn` stage looks for it.
+MUSICNN_DIR="$CACHE/musicnn"
+MUSICNN_WHEEL="$MUSICNN_DIR/musicnn-0.1.0-py3-none-any.whl"
+MUSICNN_WHEEL_SHA256=f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa
+if [ ! -f "$MUSICNN_DIR/MSD_vgg.safetensors" ]; then
+  echo "setup: fetching musicnn 0.1.0's MSD_vgg weights into $MUSICNN_DIR (once, 29 MB)" >&2
+  mkdir -p "$MUSICNN_DIR"
+  if ! echo "$MUSICNN_WHEEL_SHA256  $MUSICNN_WHEEL" | sha256sum -c --status 2>/dev/null; then
+    rm -f "$MUSICNN_WHEEL"
+    "$TORCH_VENV/bin/pip" download -q --no-deps --only-binary=:all: musicnn==0.1.0 -d "$MUSICNN_DIR"
+  fi
+  echo "$MUSICNN_WHEEL_SHA256  $MUSICNN_WHEEL" | sha256sum -c --status || {
+    echo "setup: $MUSICNN_WHEEL does not have the sha256 of musicnn 0.1.0's wheel" >&2
+    exit 1
+  }
+  "$TORCH_VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/musicnn_weights.py" \
+    "$MUSICNN_WHEEL" "$MUSICNN_DIR/MSD_vgg.safetensors"
+fi
+
 # `pipeline` and its worker, as `install_pipeline` installs them.
 export PATH="$CACHE/bin:$PATH"
 

@@ -174,7 +174,11 @@ fn the_paper_sized_study_plans_425_runs_on_the_default_graph() {
     let default = status("pipeline.yaml");
     let paper = status("pipeline.paper.yaml");
     assert_eq!(count(&paper, "train_"), 425 + 1);
-    assert_eq!(count(&paper, "rec_"), 425 + 2, "with Rand and MFCC");
+    assert_eq!(
+        count(&paper, "rec_"),
+        425 + 3,
+        "with Rand, MFCC and musicnn"
+    );
     assert!(count(&default, "train_") < 50);
     assert_eq!(key(&paper, "tracks"), key(&default, "tracks"));
     assert_ne!(key(&paper, "design"), key(&default, "design"));

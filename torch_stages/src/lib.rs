@@ -1,5 +1,5 @@
-//! The stages that compute with libtorch (training, extraction, the MLP
-//! probe, the report's parameter counts) and those that share their
+//! The stages that compute with libtorch (training, extraction, the
+//! pre-trained musicnn baseline, the MLP probe, the report's parameter counts) and those that share their
 //! modules (recommend). Loading libtorch takes 0.3-0.5 s, so the engine's
 //! `pipeline` binary does not link this crate's code: it reads only
 //! their declarations (`stages::declarations`) and runs these stages in `pipeline-worker`.
@@ -10,6 +10,7 @@ use stages::Registry;
 
 pub mod evaluate;
 pub mod model;
+pub mod musicnn;
 pub mod report;
 
 /// Every stage of the study, each run in this process.
@@ -17,6 +18,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::standard();
     registry.insert(Arc::new(model::Train));
     registry.insert(Arc::new(model::Extract));
+    registry.insert(Arc::new(musicnn::Musicnn));
     registry.insert(Arc::new(evaluate::Evaluate));
     registry.insert(Arc::new(evaluate::Recommend));
     registry.insert(Arc::new(report::Report));

@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use super::stft::{frame_start, PowerStft};
-use super::{frame_count, Stereo, AMIN, CHANNELS, N_FFT, N_MELS, SAMPLE_RATE, TOP_DB};
+use super::stft::{centered_start, PowerStft};
+use super::{frame_count, Stereo, AMIN, CHANNELS, HOP, N_FFT, N_MELS, SAMPLE_RATE, TOP_DB};
 
 /// Frames per parallel task: large enough that planning an FFT per task
 /// costs nothing, small enough to spread a 30 s preview over the cores.
@@ -205,14 +205,32 @@ pub(crate) fn power_frames(
     first: usize,
     out: &mut [f32],
 ) {
-    out.par_chunks_mut(BLOCK * N_MELS)
-        .enumerate()
-        .for_each_init(PowerStft::new, |stft, (block, out)| {
-            for (i, mel) in out.chunks_exact_mut(N_MELS).enumerate() {
-                let start = frame_start(first + block * BLOCK + i) - offset as isize;
+    stft_mel_frames(bank, N_FFT, HOP, piece, offset, first, out);
+}
+
+/// [`power_frames`] for any FFT length and hop (centered frames, periodic
+/// Hann window of `n_fft`): `out: [frames, bank.bands()]`. `bank` must be
+/// built for `n_fft`.
+pub fn stft_mel_frames(
+    bank: &MelFilterBank,
+    n_fft: usize,
+    hop: usize,
+    piece: &[f32],
+    offset: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    assert_eq!(bank.n_bins, n_fft / 2 + 1, "a filter bank for another FFT");
+    let bands = bank.bands();
+    out.par_chunks_mut(BLOCK * bands).enumerate().for_each_init(
+        || PowerStft::with_len(n_fft),
+        |stft, (block, out)| {
+            for (i, mel) in out.chunks_exact_mut(bands).enumerate() {
+                let start = centered_start(first + block * BLOCK + i, hop, n_fft) - offset as isize;
                 bank.apply(stft.frame(piece, start), mel);
             }
-        });
+        },
+    );
 }
 
 /// librosa `power_to_db(S, ref=1.0, amin=1e-10, top_db=80)` over the whole

@@ -17,6 +17,10 @@
 //! 5. [`mfcc`]: the 120-dimensional MFCC baseline of a track.
 //! 6. [`scaler`]: per-band mean and std over a training set, and applying it.
 //!
+//! [`musicnn`](mod@musicnn) is the same pieces at musicnn's settings (mono,
+//! 16 kHz, 512-point FFT, 96 bands, its float16 log), for the pre-trained
+//! baseline.
+//!
 //! [`track`] runs steps 1 to 5 on one file streamed, piece by piece, so
 //! that a long track's samples never sit in memory whole; the mel stage
 //! uses it.
@@ -44,6 +48,7 @@ pub mod decode;
 pub mod downmix;
 pub mod mel;
 pub mod mfcc;
+pub mod musicnn;
 pub mod resample;
 pub mod scaler;
 pub mod stft;

@@ -1,6 +1,7 @@
 //! Power spectrogram of one channel, as librosa 0.11's `stft` with
 //! `n_fft=1024, hop_length=256, window='hann', center=True,
-//! pad_mode='constant'`, then `abs(.)**2`.
+//! pad_mode='constant'`, then `abs(.)**2`. Another FFT length (musicnn's
+//! 512) is [`PowerStft::with_len`] and [`centered_start`].
 //!
 //! The window is the periodic Hann window (scipy `get_window('hann', 1024,
 //! fftbins=True)`); frame `t` covers samples `t*256 - 512 .. t*256 + 512`,
@@ -22,6 +23,7 @@ use super::{HOP, N_BINS, N_FFT};
 /// Computes frames of the power spectrum; one instance per thread, reused
 /// across frames, channels and tracks (the FFT plan and buffers are kept).
 pub struct PowerStft {
+    n_fft: usize,
     window: Vec<f64>,
     fft: Arc<dyn RealToComplex<f64>>,
     input: Vec<f64>,
@@ -37,26 +39,36 @@ impl Default for PowerStft {
 }
 
 impl PowerStft {
+    /// The study's STFT: `N_FFT` points.
     pub fn new() -> Self {
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        let stft = Self::with_len(N_FFT);
+        debug_assert_eq!(stft.power.len(), N_BINS);
+        stft
+    }
+
+    /// An STFT of `n_fft` points (a periodic Hann window as long), giving
+    /// `n_fft / 2 + 1` bins per frame.
+    pub fn with_len(n_fft: usize) -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
         PowerStft {
-            window: periodic_hann(N_FFT),
+            n_fft,
+            window: periodic_hann(n_fft),
             input: fft.make_input_vec(),
             output: fft.make_output_vec(),
             scratch: fft.make_scratch_vec(),
-            power: vec![0.0; N_BINS],
+            power: vec![0.0; n_fft / 2 + 1],
             fft,
         }
     }
 
-    /// `power: [N_BINS]` of the frame whose first point is `signal[start]`
+    /// `power: [n_fft / 2 + 1]` of the frame whose first point is `signal[start]`
     /// (zeros outside `signal`). Frame `t` of a whole signal starts at
     /// `t * HOP - N_FFT / 2` ([`frame_start`]); a piece of a longer signal
     /// gives the same frame when `start` is counted from the piece.
     pub fn frame(&mut self, signal: &[f32], start: isize) -> &[f32] {
         let inside = usize::try_from(start)
             .ok()
-            .and_then(|s| signal.get(s..s + N_FFT));
+            .and_then(|s| signal.get(s..s + self.n_fft));
         match inside {
             Some(samples) => {
                 for ((slot, w), x) in self.input.iter_mut().zip(&self.window).zip(samples) {
@@ -86,7 +98,13 @@ impl PowerStft {
 
 /// The first sample of centered frame `t`: `t * HOP - N_FFT / 2`.
 pub fn frame_start(t: usize) -> isize {
-    (t * HOP) as isize - (N_FFT / 2) as isize
+    centered_start(t, HOP, N_FFT)
+}
+
+/// The first sample of centered frame `t` of an STFT with `hop` and
+/// `n_fft`: `t * hop - n_fft / 2`.
+pub fn centered_start(t: usize, hop: usize, n_fft: usize) -> isize {
+    (t * hop) as isize - (n_fft / 2) as isize
 }
 
 /// Periodic Hann window of length `n`: `0.5 - 0.5 cos(2 pi i / n)`.

@@ -6,7 +6,8 @@ pub const REPRESENTATION: ParamSpec = ParamSpec {
     name: "representation",
     ty: ParamType::Str,
     default: None,
-    doc: "the id written into the scores (a run id, `mfcc`, `rand:<strategy>`)",
+    doc: "the id written into the scores (a run id; the baselines `mfcc`, `rand:<strategy>`, \
+          `musicnn:MSD_vgg`)",
     in_key: true,
 };
 

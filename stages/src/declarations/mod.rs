@@ -4,15 +4,17 @@
 //! worker process that runs them. That crate's `Stage` impls read them.
 
 pub mod evaluate;
+pub mod musicnn;
 pub mod report;
 pub mod train;
 
 use crate::Declaration;
 
 /// The stages that run in the worker process.
-pub const IN_WORKER: [Declaration; 5] = [
+pub const IN_WORKER: [Declaration; 6] = [
     train::TRAIN,
     train::EXTRACT,
+    musicnn::MUSICNN,
     evaluate::EVALUATE,
     evaluate::RECOMMEND,
     report::REPORT,

@@ -60,9 +60,39 @@ pub fn track_vector(
             .to_device(device);
         features.push(tch::no_grad(|| net.representation_t(&input, false)));
     }
-    let features = Tensor::cat(&features, 0);
+    mean_std(&Tensor::cat(&features, 0))
+}
+
+/// A track's vector from its slices' (or patches') features `[slices, d]`:
+/// `[mean, std]` over the slices, `2 d` floats, population std (0 for a
+/// single slice). The musicnn baseline aggregates its patches the same way.
+pub fn mean_std(features: &Tensor) -> Result<Vec<f32>, String> {
     let mean = features.mean_dim(0, false, Kind::Float);
     let std = features.std_dim(0, false, false);
     let row = Tensor::cat(&[mean, std], 0).to_device(Device::Cpu);
     Vec::<f32>::try_from(row).map_err(|e| e.to_string())
+}
+
+/// A vector as an item record: its floats' bits in hex, exact (NaN too).
+pub fn vector_record(vector: &[f32]) -> serde_json::Value {
+    let hex: String = vector
+        .iter()
+        .map(|x| format!("{:08x}", x.to_bits()))
+        .collect();
+    serde_json::json!({ "vector": hex })
+}
+
+/// The vector an item record holds, if it has `width` floats.
+pub fn vector_from_record(record: &serde_json::Value, width: usize) -> Option<Vec<f32>> {
+    let hex = record["vector"].as_str()?;
+    if hex.len() != 8 * width || !hex.is_ascii() {
+        return None;
+    }
+    (0..width)
+        .map(|i| {
+            u32::from_str_radix(&hex[8 * i..8 * (i + 1)], 16)
+                .ok()
+                .map(f32::from_bits)
+        })
+        .collect()
 }

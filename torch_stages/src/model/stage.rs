@@ -31,7 +31,7 @@ use serde_json::json;
 use tch::Device;
 
 use super::data::{MelBank, SourceData};
-use super::extract::track_vector;
+use super::extract::{track_vector, vector_from_record, vector_record};
 use super::net::{parameter_count, Network, TOPICS};
 use super::optimizers::Arrangement;
 use super::train::{train, Checkpoints, LogRow, TrainConfig, CHECKPOINT};
@@ -405,30 +405,6 @@ fn track_item<'a>(id: &'a str, mel_file: &'a str) -> [ItemSource<'a>; 5] {
             file: "scaler",
         },
     ]
-}
-
-/// A vector as an item record: its floats' bits in hex, exact (NaN too).
-fn vector_record(vector: &[f32]) -> serde_json::Value {
-    let hex: String = vector
-        .iter()
-        .map(|x| format!("{:08x}", x.to_bits()))
-        .collect();
-    json!({ "vector": hex })
-}
-
-/// The vector an item record holds, if it has `width` floats.
-fn vector_from_record(record: &serde_json::Value, width: usize) -> Option<Vec<f32>> {
-    let hex = record["vector"].as_str()?;
-    if hex.len() != 8 * width || !hex.is_ascii() {
-        return None;
-    }
-    (0..width)
-        .map(|i| {
-            u32::from_str_radix(&hex[8 * i..8 * (i + 1)], 16)
-                .ok()
-                .map(f32::from_bits)
-        })
-        .collect()
 }
 
 impl Stage for Extract {

@@ -11,11 +11,16 @@ use stages::api::StageError;
 pub const MFCC: &str = "mfcc";
 /// Prefix of the random-network baselines' ids ("rand:SS-R").
 pub const RAND_PREFIX: &str = "rand:";
+/// Prefix of the pre-trained baselines' ids (the `musicnn` stage's).
+pub const MUSICNN_PREFIX: &str = "musicnn:";
+/// The pre-trained baseline the figures and tables show: musicnn's MSD_vgg.
+pub const MUSICNN: &str = "musicnn:MSD_vgg";
 
 /// Whether a representation id is a design run or a baseline.
 pub fn is_known(representation: &str, runs: &[Run]) -> bool {
     representation == MFCC
         || representation.starts_with(RAND_PREFIX)
+        || representation.starts_with(MUSICNN_PREFIX)
         || runs.iter().any(|r| r.id == representation)
 }
 

@@ -30,6 +30,7 @@ pub const MEAN_DOT: i32 = 5;
 pub const GREY: RGBColor = RGBColor(120, 120, 120);
 pub const MFCC_COLOR: RGBColor = RGBColor(204, 121, 167);
 pub const RAND_COLOR: RGBColor = RGBColor(90, 90, 90);
+pub const MUSICNN_COLOR: RGBColor = RGBColor(0, 158, 115);
 
 /// One colour per strategy (Okabe-Ito, safe for colour-blind readers).
 pub fn strategy_color(strategy: Strategy) -> RGBColor {

@@ -1,11 +1,12 @@
 //! Section 2 (the paper's Fig. 8): how each source alone (SS-R) does on
-//! each dataset, beside the MFCC and random-network baselines.
+//! each dataset, beside the MFCC and random-network baselines (and the
+//! pre-trained musicnn one where it was scored).
 
 use plotters::prelude::*;
 
 use crate::report::document::{Block, Figure, Section};
 use crate::report::inputs::StudyInputs;
-use crate::report::means::{Means, MFCC, RAND_PREFIX};
+use crate::report::means::{Means, MFCC, MUSICNN, RAND_PREFIX};
 use crate::report::plot::{self, XAxis};
 use crate::report::stats::mean;
 use stages::api::StageError;
@@ -20,6 +21,9 @@ pub struct Panel {
     pub by_source: Vec<Vec<f64>>,
     pub mfcc: Option<f64>,
     pub rand: Option<f64>,
+    /// The pre-trained baseline (musicnn's MSD_vgg); optional, so never
+    /// named as missing.
+    pub musicnn: Option<f64>,
 }
 
 pub fn section(inputs: &StudyInputs, means: &Means) -> Result<Section, StageError> {
@@ -63,6 +67,7 @@ pub fn section(inputs: &StudyInputs, means: &Means) -> Result<Section, StageErro
             metric: means.metric.get(&dataset).cloned().unwrap_or_default(),
             mfcc: means.get(&dataset, MFCC),
             rand: means.get(&dataset, &rand_id),
+            musicnn: means.get(&dataset, MUSICNN),
             by_source,
             dataset,
         };
@@ -82,11 +87,16 @@ pub fn section(inputs: &StudyInputs, means: &Means) -> Result<Section, StageErro
         }
         return Ok(s);
     }
-    s.text(
+    let musicnn = if panels.iter().any(|p| p.musicnn.is_some()) {
+        " and the pre-trained musicnn MSD_vgg (musicnn)"
+    } else {
+        ""
+    };
+    s.text(format!(
         "Each small dot is one SS-R run (its score averaged over split repeats); the large dot \
-         is the mean per source. Dashed lines: the MFCC baseline and the randomly initialised \
-         SS-R network (Rand), averaged the same way.",
-    );
+         is the mean per source. Dashed lines: the MFCC baseline, the randomly initialised \
+         SS-R network (Rand){musicnn}, averaged the same way."
+    ));
     s.push(Block::Figure(Figure {
         name: FIGURE.into(),
         caption: "Fig. 8 analogue: SS-R performance per learning source and target dataset, \
@@ -113,7 +123,7 @@ pub fn figure(sources: &[Source], panels: &[Panel]) -> Result<String, StageError
     plot::render(FIGURE, plot::grid_height(panels.len(), COLS), |root| {
         for (area, p) in plot::grid(root, panels.len(), COLS).iter().zip(panels) {
             let values = p.by_source.iter().flatten().copied();
-            let y = plot::padded(values.chain(p.mfcc).chain(p.rand));
+            let y = plot::padded(values.chain(p.mfcc).chain(p.rand).chain(p.musicnn));
             let mut chart = plot::panel(area, &p.dataset, &x, y, &p.metric)?;
             for (i, runs) in p.by_source.iter().enumerate() {
                 let dots = runs.iter().enumerate().map(|(j, v)| {
@@ -134,6 +144,9 @@ pub fn figure(sources: &[Source], panels: &[Panel]) -> Result<String, StageError
             }
             if let Some(v) = p.rand {
                 plot::hline(&mut chart, v, plot::RAND_COLOR, "Rand")?;
+            }
+            if let Some(v) = p.musicnn {
+                plot::hline(&mut chart, v, plot::MUSICNN_COLOR, "musicnn")?;
             }
         }
         Ok(())

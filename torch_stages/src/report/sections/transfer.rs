@@ -2,7 +2,7 @@
 //! that shares its latent factor (tempo to dance style, genre tags to
 //! genre, ...)? Per (source, target) pair named by the report's
 //! `shared_latents` parameter: the source's mean SS-R score on that
-//! target, the Rand and MFCC baselines, the SS-R minus Rand difference
+//! target, the Rand, MFCC and (where scored) musicnn baselines, the SS-R minus Rand difference
 //! paired by split repeat with its standard error, whether SS-R beats Rand
 //! by more than that noise, and the source's rank among all single sources
 //! there. The check the study's claims rest on, stated as a table rather
@@ -10,7 +10,7 @@
 
 use crate::report::document::{Block, Cell, Section, Table};
 use crate::report::inputs::{Score, StudyInputs};
-use crate::report::means::{Means, MFCC, RAND_PREFIX};
+use crate::report::means::{Means, MFCC, MUSICNN, RAND_PREFIX};
 use crate::report::stats::{fmt, mean};
 use stages::api::StageError;
 use stages::study::{Source, Strategy};
@@ -86,6 +86,8 @@ pub struct Check {
     pub ssr: f64,
     pub rand: Option<f64>,
     pub mfcc: Option<f64>,
+    /// The pre-trained baseline (musicnn's MSD_vgg).
+    pub musicnn: Option<f64>,
     /// None without Rand scores on the same repeats.
     pub difference: Option<Difference>,
     /// 1 = the best single source on this dataset.
@@ -167,6 +169,7 @@ pub fn checks(
             ssr,
             rand: means.get(&pair.dataset, &rand_id),
             mfcc: means.get(&pair.dataset, MFCC),
+            musicnn: means.get(&pair.dataset, MUSICNN),
             difference: Difference::of(&paired_difference(
                 &inputs.scores,
                 &ssr_runs(pair.source),
@@ -242,6 +245,7 @@ pub fn section(
                 },
                 Cell::plain(opt(c.rand)),
                 Cell::plain(opt(c.mfcc)),
+                Cell::plain(opt(c.musicnn)),
                 Cell::plain(difference),
                 Cell::plain(verdict),
                 Cell::plain(format!("{} of {}", c.rank, c.sources_ranked)),
@@ -258,6 +262,7 @@ pub fn section(
             "SS-R",
             "Rand",
             "MFCC",
+            "musicnn",
             "SS-R - Rand",
             "beats Rand",
             "rank",

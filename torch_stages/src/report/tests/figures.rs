@@ -76,6 +76,41 @@ fn ssr_figure_has_one_dot_per_run_and_dataset_and_the_baselines() {
 }
 
 #[test]
+fn ssr_figure_draws_the_musicnn_baseline_where_it_was_scored() {
+    let mut study = Fixture::new().study();
+    for dataset in ["gtzan", "arousal"] {
+        for repeat in 0..2 {
+            study.scores.push(crate::report::inputs::Score {
+                representation: "musicnn:MSD_vgg".into(),
+                dataset: dataset.into(),
+                repeat,
+                metric: study
+                    .scores
+                    .iter()
+                    .find(|s| s.dataset == dataset)
+                    .unwrap()
+                    .metric
+                    .clone(),
+                value: 0.5,
+            });
+        }
+    }
+    assert!(crate::report::means::is_known(
+        "musicnn:MSD_vgg",
+        &study.runs
+    ));
+    let means = Means::of(&study.scores).unwrap();
+    let section = ssr::section(&study, &means).unwrap();
+    let texts = texts(&parse(&only_figure(&section)));
+    assert_eq!(texts.iter().filter(|t| *t == "musicnn").count(), 2);
+    // Optional: not scored on lastfm is not named as missing.
+    assert_eq!(
+        missing(&section),
+        vec!["dataset lastfm: no rand:SS-R baseline score.".to_string()]
+    );
+}
+
+#[test]
 fn ssr_section_names_what_is_missing_instead_of_failing() {
     let mut fx = Fixture::new();
     // Drop every score of the bpm SS-R runs on lastfm, and all of gtzan's SS-R.
