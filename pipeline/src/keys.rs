@@ -19,9 +19,10 @@ use crate::plan::PlannedNode;
 pub struct KeyMaterial {
     pub stage: String,
     pub version: u32,
-    /// Parameters that enter the key; a file parameter enters by content.
+    /// Parameters that enter the key; a file parameter enters by content
+    /// alone, a directory parameter by its path and its listing.
     pub params: BTreeMap<String, Value>,
-    /// File parameter -> blake3 of its bytes.
+    /// File parameter -> blake3 of its bytes (of a directory's listing).
     pub sources: BTreeMap<String, String>,
     /// Input slot -> the outputs digest of each upstream, in config order.
     pub inputs: BTreeMap<String, Vec<String>>,
@@ -125,6 +126,40 @@ mod tests {
         keys: Vec<Golden>,
         items: Vec<GoldenItem>,
         outputs_digests: Vec<GoldenDigest>,
+    }
+
+    #[test]
+    fn a_file_enters_a_key_by_its_bytes_a_directory_by_its_path_and_listing() {
+        let registry = stages::Registry::standard();
+        let key = |stage: &str, param: &str, path: &str, blake3: &str| {
+            let stage = registry.find(stage).unwrap();
+            let node = PlannedNode {
+                name: "n".into(),
+                params: crate::params::check(
+                    stage.as_ref(),
+                    &serde_yaml::from_str(&format!("{{{param}: {path}}}")).unwrap(),
+                )
+                .unwrap(),
+                stage,
+                inputs: BTreeMap::new(),
+                sources: BTreeMap::from([(
+                    param.to_string(),
+                    crate::plan::SourceFile {
+                        path: path.into(),
+                        blake3: blake3.into(),
+                        dir: param == "root",
+                    },
+                )]),
+                globs: Vec::new(),
+            };
+            KeyMaterial::of(&node, BTreeMap::new()).key()
+        };
+        let file = |path, blake3| key("read_csv", "path", path, blake3);
+        assert_eq!(file("a.csv", "h1"), file("moved/a.csv", "h1"));
+        assert_ne!(file("a.csv", "h1"), file("a.csv", "h2"));
+        let dir = |path, blake3| key("import_folders", "root", path, blake3);
+        assert_ne!(dir("genres", "h1"), dir("genres", "h2"));
+        assert_ne!(dir("genres", "h1"), dir("moved/genres", "h1"));
     }
 
     /// A change of key format must be deliberate: it re-runs every study
