@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use stages::{
-    Declaration, InputSpec, OutputSpec, Outputs, ParamSpec, Registry, Stage, StageContext, StageError,
+    Declaration, InputSpec, OutputSpec, Outputs, ParamSpec, Registry, Stage, StageContext,
+    StageError,
 };
 
 pub use serve::serve;
