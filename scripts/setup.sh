@@ -13,6 +13,18 @@ command -v cargo >/dev/null || {
   exit 1
 }
 
+# The C libraries the audio front end links (stages/src/audio), found by
+# pkg-config: libsoxr (the resampler) and libopus (the Opus decoder).
+# Needed to build at all, so installed without --test too.
+for lib in soxr opus; do
+  if ! pkg-config --exists "$lib" 2>/dev/null && command -v apt-get >/dev/null; then
+    echo "setup: installing lib$lib-dev (once)" >&2
+    { apt-get install -y -q pkg-config "lib$lib-dev" ||
+      { apt-get update -q && apt-get install -y -q pkg-config "lib$lib-dev"; }; } >/dev/null 2>&1 ||
+      echo "setup: could not install lib$lib-dev; building stages will fail" >&2
+  fi
+done
+
 # libtorch 2.13.0 for tch, from PyPI's torch==2.13.0 wheel in a fixed venv
 # (about 2.6 GB once). torch-sys finds it through this venv's python; our
 # build script puts its lib directory on the binaries' rpath.
@@ -94,4 +106,13 @@ if [ "${1:-}" = "--test" ] && [ ! -d "$MUSIC" ] && command -v apt-get >/dev/null
   echo "setup: installing wesnoth-1.16-music (once)" >&2
   { apt-get install -y -q wesnoth-1.16-music || { apt-get update -q && apt-get install -y -q wesnoth-1.16-music; }; } >/dev/null 2>&1 ||
     echo "setup: could not install wesnoth-1.16-music; the real-audio test will skip" >&2
+fi
+
+# Real Opus music (Warzone 2100's), for the Opus reference test; it skips
+# where this cannot be installed, except under CI, where it fails.
+OPUS_MUSIC=/usr/share/games/warzone2100/music/menu.opus
+if [ "${1:-}" = "--test" ] && [ ! -f "$OPUS_MUSIC" ] && command -v apt-get >/dev/null; then
+  echo "setup: installing warzone2100-music (once)" >&2
+  { apt-get install -y -q warzone2100-music || { apt-get update -q && apt-get install -y -q warzone2100-music; }; } >/dev/null 2>&1 ||
+    echo "setup: could not install warzone2100-music; the Opus reference test will fail under CI" >&2
 fi

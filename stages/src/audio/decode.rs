@@ -1,16 +1,24 @@
 //! File bytes -> f32 samples per channel at the file's own sample rate, with
-//! symphonia (pure Rust): MP3, Ogg Vorbis, FLAC and WAV (PCM and float).
-//! Opus is not decoded: symphonia 0.6 has no Opus decoder and there is no
-//! maintained pure-Rust one; an Opus file is [`AudioError::Unsupported`].
+//! symphonia (pure Rust): MP3, Ogg Vorbis, FLAC and WAV (PCM and float); and
+//! Ogg Opus, demuxed by symphonia and decoded by libopus ([`super::opus`],
+//! registered with symphonia's own codecs), at 48 kHz.
+//!
+//! A file in another format is an error that names what it is: the codec
+//! (`AudioError::UnsupportedCodec`, e.g. ADPCM in a WAV file) or the
+//! container, as far as its first bytes tell
+//! (`AudioError::UnknownFormat`, e.g. "an MP4/M4A file").
 //!
 //! A damaged file gives as much audio as can be trusted: packets the codec
 //! rejects are skipped and counted, a stream cut short ends at the cut. A
 //! file with nothing decodable is an error, never an empty result.
 
 use std::io::Cursor;
+use std::sync::OnceLock;
 
 use symphonia::core::audio::{ChannelLabel, Channels, Position};
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::well_known::*;
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -18,6 +26,7 @@ use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 
 use super::downmix::Speaker;
+use super::opus::OpusDecoder;
 use super::AudioError;
 
 /// The sample rates a file may state: from telephone-grade well below
@@ -168,11 +177,15 @@ pub fn decode_each(
             Default::default(),
         ))
         .map_err(|_| first)
+    })
+    .map_err(|e| match e {
+        SymError::DecodeError(_) => AudioError::Malformed(e.to_string()),
+        _ => AudioError::UnknownFormat(format!("{}; {e}", sniff(bytes))),
     })?;
 
     let track = reader
         .default_track(TrackType::Audio)
-        .ok_or(AudioError::NoAudioTrack)?;
+        .ok_or_else(|| AudioError::NoAudioTrack(sniff(bytes)))?;
     let track_id = track.id;
     // Capped by the file's size, as a header is not to be trusted with
     // memory (16-bit PCM has one frame per 4 bytes).
@@ -183,13 +196,28 @@ pub fn decode_each(
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
-        .ok_or(AudioError::NoAudioTrack)?;
+        .ok_or_else(|| AudioError::NoAudioTrack(sniff(bytes)))?;
     if let Some(rate) = params.sample_rate {
         plausible(rate)?;
     }
-    let mut decoder = symphonia::default::get_codecs()
+    let codecs = codecs();
+    let codec = codec_name(params.codec);
+    if codecs.get_audio_decoder(params.codec).is_none() {
+        return Err(AudioError::UnsupportedCodec {
+            codec,
+            container: container_name(bytes),
+        });
+    }
+    let unsupported = |e: SymError| match e {
+        SymError::DecodeError(_) => AudioError::Malformed(format!("{codec}: {e}")),
+        _ => AudioError::Unsupported {
+            codec: codec.clone(),
+            detail: e.to_string(),
+        },
+    };
+    let mut decoder = codecs
         .make_audio_decoder(params, &AudioDecoderOptions::default())
-        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+        .map_err(unsupported)?;
 
     // Fixed by the first decoded buffer.
     let mut spec: Option<(u32, Channels)> = None;
@@ -222,7 +250,7 @@ pub fn decode_each(
                 continue;
             }
             Err(SymError::ResetRequired) => break StreamEnd::Changed,
-            Err(e) => return Err(AudioError::Unsupported(e.to_string())),
+            Err(e) => return Err(unsupported(e)),
         };
         if buffer.frames() == 0 {
             continue;
@@ -287,18 +315,174 @@ fn plausible(rate: u32) -> Result<(), AudioError> {
     }
 }
 
-fn probe(source: MediaSourceStream<'_>) -> Result<Box<dyn FormatReader + '_>, AudioError> {
-    symphonia::default::get_probe()
-        .probe(
-            &Hint::new(),
-            source,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymError::DecodeError(_) => AudioError::Malformed(e.to_string()),
-            _ => AudioError::UnknownFormat(e.to_string()),
-        })
+fn probe(source: MediaSourceStream<'_>) -> Result<Box<dyn FormatReader + '_>, SymError> {
+    symphonia::default::get_probe().probe(
+        &Hint::new(),
+        source,
+        FormatOptions::default(),
+        MetadataOptions::default(),
+    )
+}
+
+/// symphonia's codecs (those its enabled features build) and Opus.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut codecs = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut codecs);
+        codecs.register_audio_decoder::<OpusDecoder>();
+        codecs
+    })
+}
+
+/// A codec's short name, e.g. `adpcm_ima_wav`; symphonia's number for one
+/// it has no name for.
+fn codec_name(id: AudioCodecId) -> String {
+    if let Some(known) = codecs().get_audio_decoder(id) {
+        return known.codec.info.short_name.to_string();
+    }
+    let name = match id {
+        CODEC_ID_ADPCM_G722 => "adpcm_g722",
+        CODEC_ID_ADPCM_G726 | CODEC_ID_ADPCM_G726LE => "adpcm_g726",
+        CODEC_ID_ADPCM_MS => "adpcm_ms",
+        CODEC_ID_ADPCM_IMA_WAV => "adpcm_ima_wav",
+        CODEC_ID_ADPCM_IMA_QT => "adpcm_ima_qt",
+        CODEC_ID_VORBIS => "vorbis",
+        CODEC_ID_OPUS => "opus",
+        CODEC_ID_SPEEX => "speex",
+        CODEC_ID_MUSEPACK => "musepack",
+        CODEC_ID_MP1 => "mp1",
+        CODEC_ID_MP2 => "mp2",
+        CODEC_ID_MP3 => "mp3",
+        CODEC_ID_AAC => "aac",
+        CODEC_ID_AC3 => "ac3",
+        CODEC_ID_EAC3 => "eac3",
+        CODEC_ID_AC4 => "ac4",
+        CODEC_ID_DCA => "dts",
+        CODEC_ID_ATRAC1 | CODEC_ID_ATRAC3 | CODEC_ID_ATRAC3PLUS | CODEC_ID_ATRAC9 => "atrac",
+        CODEC_ID_WMA => "wma",
+        CODEC_ID_FLAC => "flac",
+        CODEC_ID_WAVPACK => "wavpack",
+        CODEC_ID_MONKEYS_AUDIO => "ape",
+        CODEC_ID_ALAC => "alac",
+        CODEC_ID_TTA => "tta",
+        CODEC_ID_TRUEHD => "truehd",
+        other => return format!("with symphonia codec id {other}"),
+    };
+    name.to_string()
+}
+
+/// The container symphonia read, for an unsupported codec's message.
+fn container_name(bytes: &[u8]) -> &'static str {
+    match bytes.get(..4) {
+        Some(b"RIFF") => "a WAV file",
+        Some(b"OggS") => "an Ogg file",
+        Some(b"fLaC") => "a FLAC file",
+        _ => "the file",
+    }
+}
+
+/// What a file that no reader took looks like from its first bytes: the
+/// container (and, for WAV and Ogg, the codec inside), or the bytes.
+pub(crate) fn sniff(bytes: &[u8]) -> String {
+    let at = |range: std::ops::Range<usize>| bytes.get(range).unwrap_or_default();
+    let found = match at(0..4) {
+        b"RIFF" if at(8..12) == b"WAVE" => return sniff_wav(bytes),
+        b"RIFF" if at(8..12) == b"AVI " => "an AVI file",
+        b"RIFF" => "a RIFF file that is not WAV",
+        b"OggS" => return sniff_ogg(bytes),
+        b"FORM" if matches!(at(8..12), b"AIFF" | b"AIFC") => "an AIFF file",
+        b"caff" => "a CAF (Core Audio) file",
+        b"MAC " => "a Monkey's Audio (APE) file",
+        b"wvpk" => "a WavPack file",
+        b"TTA1" => "a TTA file",
+        b"MPCK" => "a Musepack file",
+        b".snd" => "an AU file",
+        b"MThd" => "a MIDI file",
+        b"DSD " | b"FRM8" => "a DSD (DSF/DFF) file",
+        b"\x1a\x45\xdf\xa3" => "a Matroska/WebM file",
+        b"\x30\x26\xb2\x75" => "an ASF (WMA/WMV) file",
+        b"#!AM" => "an AMR file",
+        _ if at(4..8) == b"ftyp" => "an MP4/M4A file",
+        _ if at(0..3) == b"MP+" => "a Musepack file",
+        // ADTS: 12 sync bits, then the layer bits, 00 for AAC.
+        [0xFF, b, ..] if b & 0xF6 == 0xF0 => "an AAC (ADTS) stream",
+        _ => {
+            let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return format!(
+                "no known audio container (the file starts with bytes {})",
+                head.join(" ")
+            );
+        }
+    };
+    found.to_string()
+}
+
+/// A WAV file's format tag, named.
+fn sniff_wav(bytes: &[u8]) -> String {
+    // Chunks from offset 12: 4-byte id, 4-byte little-endian size, data
+    // padded to even length.
+    let mut at = 12usize;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let size = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]) as usize;
+        if &chunk[..4] == b"fmt " {
+            let Some(tag) = bytes.get(at + 8..at + 10) else {
+                break;
+            };
+            let tag = u16::from_le_bytes([tag[0], tag[1]]);
+            let name = match tag {
+                0x0001 => "PCM",
+                0x0002 => "Microsoft ADPCM",
+                0x0003 => "IEEE float",
+                0x0006 => "A-law",
+                0x0007 => "mu-law",
+                0x0011 => "IMA ADPCM",
+                0x0031 => "GSM 6.10",
+                0x0050 => "MPEG audio",
+                0x0055 => "MP3",
+                0x00FF | 0x1610 | 0x4143 => "AAC",
+                0x0160..=0x0163 => "WMA",
+                0x2000 => "AC-3",
+                0x2001 => "DTS",
+                0xFFFE => "extensible",
+                _ => "unknown",
+            };
+            return format!("a WAV file with format tag {tag:#06x} ({name})");
+        }
+        at = at.saturating_add(8).saturating_add(size + (size & 1));
+    }
+    "a WAV file without a readable format chunk".to_string()
+}
+
+/// The codec of an Ogg file's first stream, from its first packet.
+fn sniff_ogg(bytes: &[u8]) -> String {
+    // Page header: 27 bytes, then one lacing value per segment.
+    let segments = bytes.get(26).map_or(0, |&n| usize::from(n));
+    let packet = bytes.get(27 + segments..).unwrap_or_default();
+    let starts = |magic: &[u8]| packet.starts_with(magic);
+    let codec = if starts(b"OpusHead") {
+        match packet.get(18) {
+            Some(&family) if family > 1 => {
+                return format!("an Ogg Opus stream with channel mapping family {family}")
+            }
+            _ => "Opus",
+        }
+    } else if starts(b"\x01vorbis") {
+        "Vorbis"
+    } else if starts(b"\x7fFLAC") {
+        "FLAC"
+    } else if starts(b"Speex   ") {
+        "Speex"
+    } else if starts(b"\x80theora") {
+        "Theora video"
+    } else if starts(b"fishead\0") {
+        "Ogg Skeleton"
+    } else if starts(b"OVP80") {
+        "VP8 video"
+    } else {
+        return "an Ogg file whose first stream is of an unknown codec".to_string();
+    };
+    format!("an Ogg {codec} stream")
 }
 
 /// The speaker of each plane, in symphonia's plane order (ascending position
@@ -470,12 +654,124 @@ mod tests {
         }
     }
 
+    /// A WAV file with format tag `tag` and a 20-byte fmt chunk (as IMA
+    /// ADPCM has: 4-bit samples, 505 per 256-byte block).
+    fn wav_with_tag(tag: u16) -> Vec<u8> {
+        let mut fmt = Vec::new();
+        fmt.extend(tag.to_le_bytes());
+        fmt.extend(1u16.to_le_bytes()); // channels
+        fmt.extend(8_000u32.to_le_bytes());
+        fmt.extend(4_055u32.to_le_bytes()); // bytes per second
+        fmt.extend(256u16.to_le_bytes()); // block align
+        fmt.extend(4u16.to_le_bytes()); // bits per sample
+        fmt.extend(2u16.to_le_bytes()); // extra size
+        fmt.extend(505u16.to_le_bytes()); // samples per block
+        let data = junk(1_024);
+        let mut bytes = b"RIFF".to_vec();
+        bytes.extend((4 + 8 + fmt.len() as u32 + 8 + data.len() as u32).to_le_bytes());
+        bytes.extend(b"WAVEfmt ");
+        bytes.extend((fmt.len() as u32).to_le_bytes());
+        bytes.extend(fmt);
+        bytes.extend(b"data");
+        bytes.extend((data.len() as u32).to_le_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    /// Ogg page `sequence` of a stream, holding `packet` (at most 255
+    /// bytes); `flags` 2 marks the first page, 4 the last.
+    fn ogg_page(flags: u8, sequence: u32, packet: &[u8]) -> Vec<u8> {
+        let mut page = b"OggS\0".to_vec();
+        page.push(flags);
+        page.extend(u64::from(sequence).to_le_bytes()); // granule position
+        page.extend(0x1234u32.to_le_bytes()); // serial
+        page.extend(sequence.to_le_bytes());
+        page.extend(0u32.to_le_bytes()); // CRC, filled in below
+        page.push(1);
+        page.push(packet.len() as u8);
+        page.extend(packet);
+        // Ogg's CRC-32: polynomial 0x04c11db7, not reflected, from 0.
+        let crc = page.iter().fold(0u32, |mut crc, &byte| {
+            crc ^= u32::from(byte) << 24;
+            for _ in 0..8 {
+                crc = if crc & 0x8000_0000 != 0 {
+                    (crc << 1) ^ 0x04c1_1db7
+                } else {
+                    crc << 1
+                };
+            }
+            crc
+        });
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        page
+    }
+
     #[test]
-    fn audio_opus_is_reported_unsupported() {
-        let result = decode(&reference_bytes("tone_opus.opus"));
+    fn audio_unsupported_codecs_are_named() {
+        // IMA ADPCM in WAV: the container is read, the codec is not built.
+        let err = decode(&wav_with_tag(0x0011)).unwrap_err();
         assert!(
-            matches!(result, Err(AudioError::Unsupported(_))),
-            "{result:?}"
+            matches!(&err, AudioError::UnsupportedCodec { codec, .. } if codec == "adpcm_ima_wav"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "unsupported audio codec `adpcm_ima_wav` in a WAV file \
+             (decoded are MP3, Vorbis, Opus, FLAC and PCM)"
+        );
+        // Through the mel stage's path too.
+        let err = crate::audio::analyse(wav_with_tag(0x0011), None).unwrap_err();
+        assert!(err.to_string().contains("`adpcm_ima_wav`"), "{err}");
+    }
+
+    #[test]
+    fn audio_unknown_containers_are_named() {
+        let mut m4a = b"\0\0\0\x20ftypM4A \0\0\0\0".to_vec();
+        m4a.extend(junk(4_096));
+        let mut mkv = b"\x1a\x45\xdf\xa3".to_vec();
+        mkv.extend(junk(4_096));
+        // Ogg Speex: a header page (80 bytes), comments, one data packet.
+        let mut header = b"Speex   1.2".to_vec();
+        header.extend(vec![0; 69]);
+        let mut speex = ogg_page(2, 0, &header);
+        speex.extend(ogg_page(0, 1, &[8, 0, 0, 0, b'x', 0, 0, 0, 0]));
+        speex.extend(ogg_page(4, 2, &junk(40)));
+        let speex_head = ogg_page(2, 0, &header);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(junk(4_096));
+        for (bytes, found) in [
+            (m4a, "an MP4/M4A file"),
+            (mkv, "a Matroska/WebM file"),
+            (
+                wav_with_tag(0x0161),
+                "a WAV file with format tag 0x0161 (WMA)",
+            ),
+            (speex_head, "an Ogg Speex stream"),
+            (
+                png,
+                "no known audio container (the file starts with bytes 89 50 4e 47 0d 0a 1a 0a)",
+            ),
+        ] {
+            let err = decode(&bytes).unwrap_err();
+            let text = err.to_string();
+            eprintln!("{text}");
+            assert!(
+                text.starts_with(&format!(
+                    "not a supported audio file (MP3, Ogg Vorbis or Opus, FLAC, WAV): {found}; "
+                )),
+                "{err:?}"
+            );
+        }
+        // A whole Ogg Speex stream: symphonia reads its pages to the end
+        // looking for a stream it knows (or, failing that, finds no audio
+        // track); either way the error says what is there.
+        let err = decode(&speex).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AudioError::UnknownFormat(_) | AudioError::NoAudioTrack(_)
+            ) && err.to_string().contains("an Ogg Speex stream"),
+            "{err:?}"
         );
     }
 

@@ -6,12 +6,26 @@ use thiserror::Error;
 pub enum AudioError {
     #[error("the audio file is empty (0 bytes)")]
     Empty,
-    #[error("not a supported audio file (MP3, Ogg Vorbis, FLAC, WAV): {0}")]
+    /// No reader took the bytes: what they look like (the container found,
+    /// or the first bytes), then symphonia's reason.
+    #[error("not a supported audio file (MP3, Ogg Vorbis or Opus, FLAC, WAV): {0}")]
     UnknownFormat(String),
-    #[error("the file has no audio track")]
-    NoAudioTrack,
-    #[error("unsupported audio codec or feature: {0}")]
-    Unsupported(String),
+    /// The container was read, but holds no stream symphonia knows as
+    /// audio: what the file looks like (e.g. "an Ogg Speex stream").
+    #[error("the file has no audio track that can be decoded: it is {0}")]
+    NoAudioTrack(String),
+    /// The container was read, but no decoder here knows its codec.
+    #[error(
+        "unsupported audio codec `{codec}` in {container} \
+         (decoded are MP3, Vorbis, Opus, FLAC and PCM)"
+    )]
+    UnsupportedCodec {
+        codec: String,
+        container: &'static str,
+    },
+    /// The codec is known, but not this stream's use of it.
+    #[error("unsupported feature of the `{codec}` stream: {detail}")]
+    Unsupported { codec: String, detail: String },
     #[error("the audio stream is malformed: {0}")]
     Malformed(String),
     #[error("the file decodes to no samples ({skipped_packets} packets could not be decoded)")]

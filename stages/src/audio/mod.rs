@@ -7,7 +7,7 @@
 //! The chain, one module per step:
 //!
 //! 1. [`decode`](mod@decode): file bytes -> f32 samples per channel at the file's rate
-//!    (symphonia; MP3, Ogg Vorbis, FLAC, WAV).
+//!    (symphonia; MP3, Ogg Vorbis, FLAC, WAV; Ogg Opus through libopus, [`opus`]).
 //! 2. [`downmix`]: any channel count -> exactly two (mono duplicated, more
 //!    than two mixed by speaker position).
 //! 3. [`resample`](mod@resample): -> 22,050 Hz with libsoxr's 'hq' recipe
@@ -49,6 +49,7 @@ pub mod downmix;
 pub mod mel;
 pub mod mfcc;
 pub mod musicnn;
+pub mod opus;
 pub mod resample;
 pub mod scaler;
 pub mod stft;

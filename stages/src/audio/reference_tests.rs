@@ -1,5 +1,6 @@
-//! Agreement with librosa 0.11 on the files `make_reference.py` wrote, and a
-//! smoke test on real music from a Debian package.
+//! Agreement with librosa 0.11 on the files `make_reference.py` wrote, a
+//! smoke test on real music from a Debian package, and agreement with
+//! opusdec (libopusfile) on the Opus files `make_opus_reference.py` decoded.
 
 use super::test_util::{reference_bytes, reference_f32, reference_meta};
 use super::*;
@@ -228,4 +229,161 @@ fn audio_real_music_from_wesnoth_gives_sane_mels() {
             assert!(mfcc.iter().all(|x| x.is_finite()));
         }
     }
+}
+
+/// Largest |ours - opusdec| per sample allowed against the Opus references
+/// (`make_opus_reference.py`). libopus decodes in float; the same library
+/// gives the same samples (0 measured with Debian's libopus 1.3.1 on both
+/// sides), another build or release of it may round differently.
+const OPUS_TOLERANCE: f64 = 1e-4;
+
+fn opus_meta() -> serde_json::Value {
+    serde_json::from_slice(&reference_bytes("opus_reference.json")).expect("JSON")
+}
+
+/// `[channel][sample]` of a planar reference file.
+fn planes(name: &str, channels: usize) -> Vec<Vec<f32>> {
+    let all = reference_f32(name);
+    assert_eq!(all.len() % channels, 0, "{name}");
+    all.chunks_exact(all.len() / channels)
+        .map(<[f32]>::to_vec)
+        .collect()
+}
+
+#[test]
+fn audio_opus_decodes_like_libopusfile() {
+    let want = &opus_meta()["tone_opus.opus"];
+    let bytes = reference_bytes("tone_opus.opus");
+    let decoded = decode(&bytes).unwrap();
+    assert_eq!((decoded.sample_rate, decoded.channels.len()), (48_000, 1));
+    assert_eq!(
+        (decoded.end, decoded.skipped_packets),
+        (StreamEnd::Complete, 0)
+    );
+    // Pre-skip (312) dropped, the end cut to the last granule position: as
+    // many samples as opusdec gives (0.5 s).
+    assert_eq!(decoded.len() as u64, want["frames"].as_u64().unwrap());
+    let reference = planes("opus_tone.f32", 1);
+    let diff = max_abs_diff(&decoded.channels[0], &reference[0]);
+    eprintln!("tone_opus.opus vs opusdec: max abs diff {diff:.3e}");
+    assert!(diff <= OPUS_TOLERANCE, "differs from opusdec by {diff}");
+    // The streamed path reads it too: mono to stereo, 48 kHz to 22,050 Hz.
+    let track = track::analyse(&bytes, None).unwrap();
+    assert_eq!(
+        (track.source_sample_rate, track.source_channels),
+        (48_000, 1)
+    );
+    assert_eq!(track.samples, 11_025);
+    assert_eq!(track.mel.data, mel_from_bytes(&bytes, None).unwrap().data);
+}
+
+/// Real Opus music (Warzone 2100's menu theme, Debian's
+/// warzone2100-music), against opusdec's decode of the same file: the first
+/// and last 0.5 s sample by sample, every 0.1 s block by RMS and peak, and
+/// the length; with `OPUS_FULL_REFERENCE` set to opusdec's whole raw
+/// decode (`opusdec --float --rate 48000 menu.opus menu.f32`), every
+/// sample. Skipped where the package is missing, except under CI.
+#[test]
+fn audio_real_opus_music_decodes_like_libopusfile() {
+    let meta = opus_meta();
+    let want = &meta["menu"];
+    let path = want["path"].as_str().unwrap();
+    let Ok(bytes) = std::fs::read(path) else {
+        let reason = format!("{path} not found (apt-get install warzone2100-music)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{reason}; under CI, scripts/setup.sh --test installs it"
+        );
+        eprintln!("skipped: {reason}");
+        return;
+    };
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(&bytes));
+    assert_eq!(
+        sha,
+        want["sha256"].as_str().unwrap(),
+        "{path} is not the file the reference was made from: run \
+         tests/reference/audio/make_opus_reference.py again"
+    );
+    let decoded = decode(&bytes).unwrap();
+    let channels = want["channels"].as_u64().unwrap() as usize;
+    assert_eq!(
+        (decoded.sample_rate, decoded.channels.len()),
+        (48_000, channels)
+    );
+    assert_eq!(
+        (decoded.end, decoded.skipped_packets),
+        (StreamEnd::Complete, 0)
+    );
+    assert_eq!(decoded.speakers, vec![Speaker::Left, Speaker::Right]);
+    let frames = want["frames"].as_u64().unwrap() as usize;
+    assert_eq!(decoded.len(), frames, "length (pre-skip and end trimming)");
+
+    let head = want["head"].as_u64().unwrap() as usize;
+    let mut worst: f64 = 0.0;
+    for (name, range) in [
+        ("opus_menu_head.f32", 0..head),
+        ("opus_menu_tail.f32", frames - head..frames),
+    ] {
+        for (ours, theirs) in decoded.channels.iter().zip(planes(name, channels)) {
+            worst = worst.max(max_abs_diff(&ours[range.clone()], &theirs));
+        }
+    }
+    eprintln!("menu.opus first and last 0.5 s vs opusdec: max abs diff {worst:.3e}");
+    assert!(worst <= OPUS_TOLERANCE, "differs from opusdec by {worst}");
+
+    let block = want["block"].as_u64().unwrap() as usize;
+    let stats = planes("opus_menu_blocks.f32", channels);
+    let mut worst: f64 = 0.0;
+    for (ours, theirs) in decoded.channels.iter().zip(&stats) {
+        assert_eq!(theirs.len(), 2 * frames.div_ceil(block));
+        for (samples, want) in ours.chunks(block).zip(theirs.chunks_exact(2)) {
+            let sum: f64 = samples.iter().map(|x| f64::from(*x).powi(2)).sum();
+            let rms = (sum / samples.len() as f64).sqrt();
+            let peak = samples.iter().fold(0f32, |m, x| m.max(x.abs()));
+            worst = worst
+                .max((rms - f64::from(want[0])).abs())
+                .max((f64::from(peak) - f64::from(want[1])).abs());
+        }
+    }
+    eprintln!("menu.opus 0.1 s blocks' RMS and peak vs opusdec: max abs diff {worst:.3e}");
+    assert!(
+        worst <= OPUS_TOLERANCE,
+        "block statistics differ by {worst}"
+    );
+
+    // A download cut short keeps what came before the cut, as decoded.
+    let cut = decode(&bytes[..bytes.len() * 6 / 10]).unwrap();
+    eprintln!(
+        "menu.opus cut at 60%: {} of {frames} samples, {:?}",
+        cut.len(),
+        cut.end
+    );
+    assert!(cut.len() > frames / 2 && cut.len() < frames);
+    assert_eq!(cut.channels[1], decoded.channels[1][..cut.len()]);
+
+    if let Ok(full) = std::env::var("OPUS_FULL_REFERENCE") {
+        let theirs = std::fs::read(full).unwrap();
+        let theirs: Vec<f32> = theirs
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let ours: Vec<f32> = (0..frames)
+            .flat_map(|i| decoded.channels.iter().map(move |c| c[i]))
+            .collect();
+        let diff = max_abs_diff(&ours, &theirs);
+        eprintln!("menu.opus whole vs opusdec: max abs diff {diff:.3e}");
+        assert!(diff <= OPUS_TOLERANCE, "differs from opusdec by {diff}");
+    }
+
+    // A prefix is the start of the whole, and the streamed front end
+    // takes the file like any other.
+    let prefix = decode_prefix(&bytes, 0.5).unwrap();
+    assert_eq!((prefix.len(), prefix.end), (head, StreamEnd::LimitReached));
+    assert_eq!(prefix.channels[0], decoded.channels[0][..head]);
+    let track = track::analyse(&bytes, Some(10.0)).unwrap();
+    assert_eq!(track.samples, 220_500);
+    assert_eq!(track.mel.frames, frame_count(220_500));
+    let max = track.mel.data.iter().copied().fold(f32::MIN, f32::max);
+    assert!(max > 0.0 && max < 80.0, "max {max} dB");
 }

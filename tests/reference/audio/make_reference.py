@@ -11,7 +11,7 @@ Inputs (16-bit PCM, so Rust and soundfile read bit-identical samples):
   in_44100.flac  1.0 s stereo at 44,100 Hz: the same kinds, plus content
                  above 11,025 Hz that resampling must remove
   tone_vorbis.ogg, tone_mp3.mp3  3 s lossy files for the decoders
-  tone_opus.opus  0.5 s of Opus, which the Rust side reports as unsupported
+  tone_opus.opus  0.5 s of Opus (its reference decode: make_opus_reference.py)
 
 Outputs (raw little-endian float32, C order; shapes in meta.json):
   mel_22050.f32        [2, T, 128] dB mel of in_22050.wav
@@ -189,8 +189,8 @@ def main():
             "rms": [float(np.sqrt(np.mean(back[:, c].astype(np.float64) ** 2))) for c in range(back.shape[1])],
         }
 
-    # Opus, which the Rust side cannot decode (no pure-Rust decoder): it must
-    # say so with a typed error.
+    # Opus (decoded by libopus on the Rust side; make_opus_reference.py
+    # writes opusdec's decode of it).
     p = os.path.join(HERE, "tone_opus.opus")
     t = np.arange(int(0.5 * 48000)) / 48000
     sf.write(p, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000, format="OGG", subtype="OPUS")
