@@ -14,6 +14,7 @@ mod items;
 mod layered;
 mod leases;
 mod model;
+mod real_audio;
 mod reference;
 mod s3_puts;
 mod scenarios;

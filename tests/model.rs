@@ -13,7 +13,7 @@ use crate::fetch::{manifest_of, output_table, strings};
 use crate::support::*;
 
 /// The tiny corpus and its front end, then `extra` nodes.
-fn pipeline(extra: &str) -> String {
+pub fn pipeline(extra: &str) -> String {
     format!(
         r#"
 jobs: 1

@@ -109,7 +109,9 @@ impl Stage for MelSpectrograms {
         // 3: resampled by libsoxr itself (librosa's samples; mels move by
         // up to 0.23 dB in the top bands); mel power and MFCC in f32 after
         // the FFT, as librosa (values move by about 1e-5 dB).
-        3
+        // 4: Ogg Opus decodes (it was a failure); other formats' bytes are
+        // unchanged.
+        4
     }
     fn doc(&self) -> &'static str {
         "Per fetched track: stereo 22,050 Hz dB mel spectrogram [2, T, 128] (mel/<track_id>), \
