@@ -305,3 +305,47 @@ fn manifest_to_mels_and_scaler() {
         set(&["tracks", "audio", "mels", "splits", "scaler"])
     );
 }
+
+/// symphonia's own log lines (here its probe skipping junk before the RIFF
+/// header) go through our subscriber: hidden by default, since a user cannot
+/// act on them, shown plain (no colour codes off a terminal) when asked for.
+#[test]
+fn third_party_audio_logs_go_through_our_subscriber() {
+    let project = |name: &str| {
+        let p = Project::new(&Backend::Local, name);
+        p.write(
+            "pipeline.yaml",
+            "nodes:\n  - {name: tracks, stage: load_table, params: {path: tracks.csv}}\n  \
+             - {name: audio, stage: fetch, inputs: {tracks: tracks}}\n  \
+             - {name: mels, stage: mel, inputs: {audio: audio}}\n",
+        );
+        let mut junk = vec![0u8; 45];
+        junk.extend(wav(&[sine(440.0, 22_050, 22_050, 0.5)], 22_050));
+        std::fs::write(p.path("junk.wav"), junk).unwrap();
+        p.write("tracks.csv", "track_id,uri\njunk,junk.wav\n");
+        p
+    };
+
+    let p = project("frontend_logs_default");
+    let quiet = p.run(&["run", "--json"]).ok();
+    assert!(
+        !quiet.stderr.contains("junk at"),
+        "hidden by default: {}",
+        quiet.stderr
+    );
+    let table = output_table(&p, &quiet, "mels", "mel/junk");
+    assert!(table.num_rows() > 0, "the track past the junk is analysed");
+
+    let asked = project("frontend_logs_asked")
+        .command(&["run", "--json"])
+        .env("PIPELINE_LOG", "warn")
+        .output()
+        .expect("the binary starts");
+    let stderr = String::from_utf8_lossy(&asked.stderr);
+    assert!(asked.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipped 45 bytes of junk at 0"),
+        "shown when asked for: {stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "no colour codes: {stderr:?}");
+}

@@ -123,11 +123,16 @@ enum Command {
     },
 }
 
+/// Our warnings; the audio decoders' own (junk skipped before a header, a
+/// damaged frame) only on request, since a user cannot act on them: the
+/// track's failure, if any, is reported by the stage.
+const DEFAULT_LOG: &str = "warn,symphonia=error";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PIPELINE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .with_writer(|| RedactedStderr)
         .with_ansi(io::stderr().is_terminal())
