@@ -4,6 +4,7 @@ mod cluster;
 mod commands;
 mod contracts;
 mod cutoff;
+mod embed;
 mod failures;
 mod fetch;
 mod frontend;

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod exec_node;
 pub mod execute;
@@ -84,7 +85,15 @@ pub struct Workspace {
 impl Workspace {
     /// Loads `pipeline.yaml`, plans it and opens (without contacting) its store.
     pub fn open(path: &Path, registry: &Registry, choice: &StoreChoice) -> Result<Workspace> {
-        let config = Config::load(path)?;
+        Workspace::from_config(Config::load(path)?, registry, choice)
+    }
+
+    /// Plans `config` (loaded, perhaps extended in code) and opens its store.
+    pub fn from_config(
+        config: Config,
+        registry: &Registry,
+        choice: &StoreChoice,
+    ) -> Result<Workspace> {
         let plan = Arc::new(Plan::build(&config, registry)?);
         let store = open_store(&config, choice)?;
         let store_location = store_location(&config, choice);

@@ -101,6 +101,28 @@ enum Command {
         /// The node's key: its spec is a checkpoint under it.
         key: String,
     },
+    /// Apply a representation of the pipeline (a train node, the MFCC
+    /// baseline's mel node, a musicnn node) to audio files: one vector per
+    /// file, computed through the engine and cached per file in the store.
+    Embed {
+        /// The node whose representation is applied.
+        #[arg(long)]
+        model: String,
+        /// Audio files, and directories searched for audio files.
+        #[arg(required = true)]
+        audio: Vec<PathBuf>,
+        /// FILE.parquet (path, vector) or FILE.npy (float32 rows; the
+        /// paths, in row order, in FILE.txt).
+        #[arg(long)]
+        out: PathBuf,
+        /// Analyse only the first this many seconds of each file (default:
+        /// as the model's own front end).
+        #[arg(long)]
+        max_seconds: Option<f64>,
+        /// How many nodes may run at once.
+        #[arg(short, long)]
+        jobs: Option<usize>,
+    },
     /// The stage reference: every stage (or the one named) with its
     /// version, parameters, inputs and outputs, as Markdown (docs/stages.md).
     Stages {
@@ -161,6 +183,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// `pipeline embed`: writes the vectors, names every file left out; exit
+/// 1 when one was.
+async fn embed(
+    config: pipeline::Config,
+    choice: &StoreChoice,
+    request: &pipeline::embed::EmbedRequest,
+) -> Result<u8, PipelineError> {
+    let registry = pipeline::stage_worker::engine_registry();
+    let done = pipeline::embed::embed(config, &registry, choice, request).await?;
+    for (file, why) in &done.failures {
+        eprintln!("  not embedded {}: {why}", file.display());
+    }
+    let written: Vec<String> = done
+        .written
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let computed = match done.ran.is_empty() {
+        true => "computed nothing: every file was cached".to_string(),
+        false => format!("ran {}", done.ran.join(", ")),
+    };
+    eprintln!(
+        "pipeline: embedded {} files ({} dimensions), {} not; {computed}; wrote {}",
+        done.vectors,
+        done.dims,
+        done.failures.len(),
+        written.join(", ")
+    );
+    Ok(if done.failures.is_empty() { 0 } else { 1 })
+}
+
 /// Standard error for log lines, with any URL's credentials hidden (a
 /// library may log the endpoint it was given). The formatter writes each
 /// event at once, so no URL is split between writes.
@@ -208,6 +261,23 @@ async fn dispatch(cli: Cli) -> Result<u8, PipelineError> {
         // Verifying a store needs no plan: it may hold other pipelines' nodes.
         let store = pipeline::open_store(&pipeline::Config::load(&cli.file)?, &choice)?;
         return verify(&store, json).await;
+    }
+    if let Command::Embed {
+        model,
+        audio,
+        out,
+        max_seconds,
+        jobs,
+    } = cli.command
+    {
+        let request = pipeline::embed::EmbedRequest {
+            model,
+            inputs: audio,
+            out,
+            max_seconds,
+            jobs,
+        };
+        return embed(pipeline::Config::load(&cli.file)?, &choice, &request).await;
     }
     let ws = Workspace::open(
         &cli.file,
@@ -300,6 +370,7 @@ async fn with_plan(ws: &Workspace, command: Command) -> Result<u8, PipelineError
         Command::Verify { json } => verify(&ws.store, json).await,
         Command::ExecNode { .. } => unreachable!("exec-node runs without a pipeline"),
         Command::Stages { .. } => unreachable!("the reference needs no pipeline"),
+        Command::Embed { .. } => unreachable!("embed plans its own pipeline"),
         Command::Gc { dry_run, grace } => {
             ws.probe().await?;
             let report = pipeline::gc::gc(&ws.plan, ws.store.primary(), dry_run, grace).await?;
