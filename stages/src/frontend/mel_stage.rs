@@ -42,7 +42,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::journal::Journal;
-use super::{mel_table, summarise, track_ids};
+use super::{failures_table, mel_table, summarise, track_ids};
 use crate::api::*;
 use crate::audio::{self, StreamEnd, MFCC_DIMS, SAMPLE_RATE};
 
@@ -288,31 +288,9 @@ fn report(ids: &[String], outcomes: Vec<Outcome>) -> Result<Outputs, StageError>
             )?),
         ],
     )?;
-    let failures = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("track_id", DataType::Utf8, false),
-            Field::new("error", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(id, _)| *id),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(_, e)| e.as_str()),
-            )),
-        ],
-    )?;
+    let (failures, failed_warning) = failures_table(&failed, ids.len())?;
     let frames: u64 = done.iter().map(|(_, r)| u64::from(r.frames)).sum();
-    let mut warnings = Vec::new();
-    if !failed.is_empty() {
-        let listed: Vec<(&str, &str)> = failed.iter().map(|(id, e)| (*id, e.as_str())).collect();
-        warnings.push(format!(
-            "{} of {} tracks could not be analysed and are listed in `failures`: {}",
-            failed.len(),
-            ids.len(),
-            summarise(&listed)
-        ));
-    }
+    let mut warnings: Vec<String> = failed_warning.into_iter().collect();
     let partial: Vec<(&str, String)> = done
         .iter()
         .filter(|(_, r)| {

@@ -41,7 +41,9 @@ pub use scaler_stage::FitScaler;
 
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::api::StageError;
 
@@ -94,6 +96,37 @@ pub fn track_ids(table: &RecordBatch, slot: &str) -> Result<Vec<String>, StageEr
             }
         })
         .collect()
+}
+
+/// The `failures` table (track_id, error) of a per-track analysis of
+/// `tracks` tracks, and the warning naming them when there are any.
+pub fn failures_table(
+    failed: &[(&str, String)],
+    tracks: usize,
+) -> Result<(RecordBatch, Option<String>), StageError> {
+    let table = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("track_id", DataType::Utf8, false),
+            Field::new("error", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                failed.iter().map(|(id, _)| *id),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                failed.iter().map(|(_, e)| e.as_str()),
+            )),
+        ],
+    )?;
+    let warning = (!failed.is_empty()).then(|| {
+        let listed: Vec<(&str, &str)> = failed.iter().map(|(id, e)| (*id, e.as_str())).collect();
+        format!(
+            "{} of {tracks} tracks could not be analysed and are listed in `failures`: {}",
+            failed.len(),
+            summarise(&listed)
+        )
+    });
+    Ok((table, warning))
 }
 
 /// How many items [`summarise`] names.

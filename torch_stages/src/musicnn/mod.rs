@@ -55,7 +55,7 @@ use stages::api::*;
 use stages::audio::musicnn::{log_mel_from_bytes, LogMel, PATCH_FRAMES, PATCH_LEN};
 use stages::audio::StreamEnd;
 use stages::declarations::musicnn::MUSICNN;
-use stages::frontend::{summarise, track_ids};
+use stages::frontend::{failures_table, summarise, track_ids};
 
 /// blake3 of `scripts/musicnn_weights.py musicnn-0.1.0-py3-none-any.whl
 /// MSD_vgg.safetensors` (the wheel of sha256 f38a4890...5cfa).
@@ -412,30 +412,8 @@ fn report(
             )),
         ],
     )?;
-    let failures = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("track_id", DataType::Utf8, false),
-            Field::new("error", DataType::Utf8, false),
-        ])),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(id, _)| *id),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failed.iter().map(|(_, e)| e.as_str()),
-            )),
-        ],
-    )?;
-    let mut warnings = Vec::new();
-    if !failed.is_empty() {
-        let listed: Vec<(&str, &str)> = failed.iter().map(|(id, e)| (*id, e.as_str())).collect();
-        warnings.push(format!(
-            "{} of {} tracks could not be analysed and are listed in `failures`: {}",
-            failed.len(),
-            ids.len(),
-            summarise(&listed)
-        ));
-    }
+    let (failures, failed_warning) = failures_table(&failed, ids.len())?;
+    let mut warnings: Vec<String> = failed_warning.into_iter().collect();
     let padded: Vec<(&str, &str)> = done
         .iter()
         .filter(|(_, a)| a.repeat_padded)
