@@ -5,6 +5,7 @@ mod commands;
 mod contracts;
 mod cutoff;
 mod embed;
+mod examples;
 mod failures;
 mod fetch;
 mod frontend;

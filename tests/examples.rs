@@ -1,0 +1,72 @@
+//! The files under examples/ plan as documented: each is loaded as a user
+//! would point it at their data, and `pipeline status` lists the nodes it
+//! adds beside the default study's, which stay as they are.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::scenarios::status_of;
+use crate::support::*;
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn names(statuses: &[serde_json::Value]) -> BTreeSet<String> {
+    statuses
+        .iter()
+        .map(|s| s["node"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn my_folders_scores_every_model_of_the_study_on_a_folder_per_class_dataset() {
+    let p = Project::new(&Backend::Local, "example_folders");
+    for class in ["jazz", "rock"] {
+        p.write(&format!("data/genres/{class}/{class}.00000.wav"), "audio");
+    }
+    p.write(
+        "pipeline.yaml",
+        &format!(
+            "extends: {}\noverride_params:\n  mine: {{root: data/genres}}\n",
+            example("my_folders.yaml")
+        ),
+    );
+    let statuses = status_of(&p);
+    let nodes = names(&statuses);
+    let default = Project::new(&Backend::Local, "example_default");
+    default.write(
+        "pipeline.yaml",
+        &format!(
+            "extends: {}\n",
+            Path::new(&example("../pipeline.yaml")).display()
+        ),
+    );
+    let study = names(&status_of(&default));
+    assert!(study.is_subset(&nodes), "the default study is kept whole");
+    let runs: Vec<&String> = study.iter().filter(|n| n.starts_with("train_p")).collect();
+    let scored: BTreeSet<&String> = nodes
+        .iter()
+        .filter(|n| n.starts_with("mine_eval_"))
+        .collect();
+    assert_eq!(
+        scored.len(),
+        runs.len() + 3,
+        "every run, Rand, MFCC, musicnn: {scored:?}"
+    );
+    for run in &runs {
+        let eval = format!("mine_eval_{}", run.trim_start_matches("train_"));
+        assert!(scored.contains(&eval), "{eval} in {scored:?}");
+    }
+    let analysis = statuses.iter().find(|s| s["node"] == "analysis").unwrap();
+    assert!(analysis["globs"].is_array(), "{analysis}");
+    let matched = analysis["globs"].to_string();
+    assert!(
+        !matched.contains("mine_"),
+        "the study's analysis leaves them out: {matched}"
+    );
+}
