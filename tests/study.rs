@@ -38,8 +38,9 @@ fn the_tiny_study_repeats_no_line_on_stderr() {
         .ok();
     assert!(
         ran.stderr.contains("warning: node `z_year`: ")
-            && ran.stderr.contains("`pipeline show z_year` lists them"),
-        "the GMM's re-seeds are summarised: {}",
+            && ran.stderr.contains("`pipeline show z_year` lists them")
+            && ran.stderr.contains("a smaller `k` avoids them"),
+        "the GMM's re-seeds are summarised, first what they mean: {}",
         ran.stderr
     );
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();

@@ -398,7 +398,24 @@ fn run_gmm(
     let gmm = Gmm::fit(values, &config, &mut |_, _| ctx.progress.advance(1))
         .map_err(|e| StageError::Data(format!("source {source}: GMM: {e}")))?;
     let ll = gmm.log_likelihood.last().copied().unwrap_or(f64::NAN);
-    let warnings: Vec<String> = gmm.warnings.iter().take(MAX_WARNINGS).cloned().collect();
+    // The terminal shows a node's first warning: say what the re-seeds
+    // mean for this corpus before the events themselves.
+    let mut warnings = Vec::new();
+    if gmm.reseeds > 0 {
+        let mut distinct = values.to_vec();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        warnings.push(format!(
+            "{} re-seeds of components that came to explain less than one value: {} \
+             components are more than {} values ({} distinct) support; each was moved onto \
+             the data and the fit is complete (a smaller `k` avoids them; the paper's is 50)",
+            gmm.reseeds,
+            s.k,
+            values.len(),
+            distinct.len()
+        ));
+    }
+    warnings.extend(gmm.warnings.iter().take(MAX_WARNINGS).cloned());
     Ok(Outputs::default()
         .table("z", z_table(tracks, &gmm.posteriors(values), s.k)?)
         .table("model", gmm_table(&gmm)?)
