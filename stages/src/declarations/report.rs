@@ -17,8 +17,9 @@ pub const MAP_LABELS: &str = "map_labels";
 pub const MAP_MODEL: &str = "map_model";
 
 /// 4: Fig. 13 (by number of sources, with and without the best single
-/// source), Fig. 14 as a scatter, Fig. 16 (the map).
-pub const VERSION: u32 = 4;
+/// source), Fig. 14 as a scatter, Fig. 16 (the map). 5: the per-source
+/// correlations on shares, as Fig. 14 and the analysis.
+pub const VERSION: u32 = 5;
 
 pub const TITLE: ParamSpec = ParamSpec {
     name: "title",

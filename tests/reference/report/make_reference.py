@@ -1,10 +1,11 @@
-"""Reference values for the report's own statistics (Table 6): each source's
-Pearson correlation between its variance component and its standardised
-SS-R performance across datasets, the correlation over all cells, and each
-component as a percentage of its dataset's total. scipy and numpy compute
+"""Reference values for the report's own statistics (Table 6): each
+component as a percentage of its dataset's total (its share, the
+analysis' definition), each source's Pearson correlation between its share
+and its standardised SS-R performance across datasets, and the correlation
+over all cells. scipy and numpy compute
 them; the Rust tests read components.json.
 
-Run: ~/.cache/mdr/venv-labels/bin/python tests/reference/report/make_reference.py
+Run: ~/.cache/mdr/venv-librosa/bin/python tests/reference/report/make_reference.py
 """
 import json
 import math
@@ -37,14 +38,15 @@ def pearson(pairs):
     return float(stats.pearsonr(x, y)[0])
 
 
-per_source = {
-    s: pearson([(r["variance"], r["ssr_y_star"]) for r in rows if r["source"] == s]) for s in SOURCES
-}
-overall = pearson([(r["variance"], r["ssr_y_star"]) for r in rows])
 percent = {}
 for d in DATASETS:
     total = sum(r["variance"] for r in rows if r["dataset"] == d)
     percent[d] = {r["source"]: 100.0 * r["variance"] / total for r in rows if r["dataset"] == d}
+share = lambda r: percent[r["dataset"]][r["source"]] / 100.0
+per_source = {
+    s: pearson([(share(r), r["ssr_y_star"]) for r in rows if r["source"] == s]) for s in SOURCES
+}
+overall = pearson([(share(r), r["ssr_y_star"]) for r in rows])
 
 out = {
     "rows": [{**r, "ssr_y_star": r["ssr_y_star"] if math.isfinite(r["ssr_y_star"]) else None} for r in rows],

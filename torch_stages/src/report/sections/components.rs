@@ -1,6 +1,6 @@
 //! Section 6 (the paper's Table 6 and Fig. 14): the variance component of
 //! each source within each dataset (non-SS-R runs), as a percentage of the
-//! dataset's summed components, and how the components correlate with the
+//! dataset's summed components, and how these shares correlate with the
 //! source's standardised SS-R performance (Pearson; the paper found 0.38
 //! overall), as a table per source and as a scatter of all cells.
 
@@ -24,13 +24,14 @@ pub struct Correlations {
 }
 
 pub fn correlations(components: &[Component]) -> Correlations {
+    let shared = with_shares(components);
     let per_source = sources(components)
         .into_iter()
         .map(|source| {
-            let pairs: Vec<(f64, f64)> = components
+            let pairs: Vec<(f64, f64)> = shared
                 .iter()
-                .filter(|c| c.source == source)
-                .map(|c| (c.variance, c.ssr_y_star))
+                .filter(|(c, _)| c.source == source)
+                .map(|(c, share)| (*share, c.ssr_y_star))
                 .collect();
             let usable = pairs
                 .iter()
@@ -39,14 +40,30 @@ pub fn correlations(components: &[Component]) -> Correlations {
             (source, pearson(&pairs), usable)
         })
         .collect();
-    let all: Vec<(f64, f64)> = components
-        .iter()
-        .map(|c| (c.variance, c.ssr_y_star))
-        .collect();
+    let all: Vec<(f64, f64)> = shared.iter().map(|(c, share)| (*share, c.ssr_y_star)).collect();
     Correlations {
         per_source,
         overall: pearson(&all),
     }
+}
+
+/// Each component with its share of its dataset's summed components
+/// ([`shares`], the analysis' definition), datasets in order of appearance.
+fn with_shares(components: &[Component]) -> Vec<(&Component, f64)> {
+    let mut datasets: Vec<&str> = Vec::new();
+    for c in components {
+        if !datasets.contains(&c.dataset.as_str()) {
+            datasets.push(&c.dataset);
+        }
+    }
+    datasets
+        .into_iter()
+        .flat_map(|d| {
+            let here: Vec<&Component> = components.iter().filter(|c| c.dataset == d).collect();
+            let share = shares(&here.iter().map(|c| c.variance).collect::<Vec<_>>());
+            here.into_iter().zip(share)
+        })
+        .collect()
 }
 
 /// The sources of the table, canonical ones first.
@@ -121,8 +138,8 @@ pub fn section(components: &[Component], datasets: &[String]) -> Result<Section,
         Cell::plain(cells.to_string()),
     ]);
     s.push(Block::Table(Table {
-        caption: "Pearson correlation between a source's variance component and its \
-                  standardised SS-R performance (across datasets; NA: fewer than 3 datasets \
+        caption: "Pearson correlation between a source's share of its dataset's summed \
+                  components and its standardised SS-R performance (across datasets; NA: fewer than 3 datasets \
                   with both, or no variation)"
             .into(),
         header: vec!["source".into(), "r".into(), "datasets".into()],
@@ -142,27 +159,15 @@ pub struct Point {
 /// The cells with both an SS-R score and a share, each share computed
 /// as the analysis computes it.
 pub fn points(components: &[Component]) -> Vec<Point> {
-    let mut out = Vec::new();
-    let mut datasets: Vec<&str> = Vec::new();
-    for c in components {
-        if !datasets.contains(&c.dataset.as_str()) {
-            datasets.push(&c.dataset);
-        }
-    }
-    for d in datasets {
-        let here: Vec<&Component> = components.iter().filter(|c| c.dataset == d).collect();
-        let share = shares(&here.iter().map(|c| c.variance).collect::<Vec<_>>());
-        for (c, share) in here.into_iter().zip(share) {
-            if share.is_finite() && c.ssr_y_star.is_finite() {
-                out.push(Point {
-                    source: c.source.clone(),
-                    ssr_y_star: c.ssr_y_star,
-                    percent: 100.0 * share,
-                });
-            }
-        }
-    }
-    out
+    with_shares(components)
+        .into_iter()
+        .filter(|(c, share)| share.is_finite() && c.ssr_y_star.is_finite())
+        .map(|(c, share)| Point {
+            source: c.source.clone(),
+            ssr_y_star: c.ssr_y_star,
+            percent: 100.0 * share,
+        })
+        .collect()
 }
 
 /// Fig. 14: share against SS-R y*, a colour per source, and the pooled
