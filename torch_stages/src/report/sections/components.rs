@@ -40,7 +40,10 @@ pub fn correlations(components: &[Component]) -> Correlations {
             (source, pearson(&pairs), usable)
         })
         .collect();
-    let all: Vec<(f64, f64)> = shared.iter().map(|(c, share)| (*share, c.ssr_y_star)).collect();
+    let all: Vec<(f64, f64)> = shared
+        .iter()
+        .map(|(c, share)| (*share, c.ssr_y_star))
+        .collect();
     Correlations {
         per_source,
         overall: pearson(&all),
