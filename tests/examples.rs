@@ -70,3 +70,76 @@ fn my_folders_scores_every_model_of_the_study_on_a_folder_per_class_dataset() {
         "the study's analysis leaves them out: {matched}"
     );
 }
+
+/// The data files msd_study.yaml names, as the datasets distribute them.
+const MSD_FILES: &[&str] = &[
+    "data/msd/previews.csv",
+    "data/msd/lastfm_tags.db",
+    "data/msd/train_triplets.txt",
+    "data/msd/unique_tracks.txt",
+    "data/msd/mxm_dataset_train.txt",
+    "data/msd/msd_tagtraum_cd2.cls",
+    "data/msd/msd_summary.csv",
+    "data/gtzan/genres/blues/blues.00000.au",
+    "data/fma/fma_metadata/tracks.csv",
+    "data/extended_ballroom/Waltz/100701.mp3",
+    "data/irmas/IRMAS-TrainingData/cel/001.wav",
+    "data/emomusic/arousal.csv",
+    "data/emomusic/valence.csv",
+    "data/lastfm-1k/tracks.csv",
+    "data/lastfm-1k/userid-timestamp-artid-artname-traid-traname.tsv",
+];
+
+#[test]
+fn msd_study_plans_the_whole_study_from_the_datasets_file_names() {
+    let p = Project::new(&Backend::Local, "example_msd");
+    let yaml = std::fs::read_to_string(example("msd_study.yaml")).unwrap();
+    p.write("pipeline.yaml", &yaml);
+    let missing = p.run(&["status"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("data/msd/previews.csv"),
+        "a missing file is named: {}",
+        missing.stderr
+    );
+    for file in MSD_FILES {
+        p.write(file, "");
+    }
+    let statuses = status_of(&p);
+    let nodes = names(&statuses);
+    for node in [
+        "labels_tag",
+        "labels_taste",
+        "labels_lyrics",
+        "labels_cdr_tag",
+        "labels_artist",
+        "labels_bpm",
+        "labels_year",
+        "labels_fma",
+        "labels_lastfm_interactions",
+        "mel_gtzan",
+        "eval_musicnn_valence",
+        "rec_mfcc",
+        "analysis",
+        "report",
+    ] {
+        assert!(nodes.contains(node), "{node} planned");
+    }
+    let default = Project::new(&Backend::Local, "example_msd_default");
+    default.write(
+        "pipeline.yaml",
+        &format!("extends: {}\n", example("../pipeline.yaml")),
+    );
+    let scored = |nodes: &BTreeSet<String>| {
+        nodes
+            .iter()
+            .filter(|n| n.starts_with("eval_") || n.starts_with("rec_"))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        scored(&nodes),
+        scored(&names(&status_of(&default))),
+        "the default study's evaluations, on the real datasets"
+    );
+}
