@@ -238,7 +238,7 @@ fn export_writes_the_chosen_files_with_their_extensions() {
     let listed = p.run(&["export", "audio", out_text, "fetched"]).ok().stdout;
     let table = out.join("fetched.parquet");
     assert_eq!(listed.trim(), table.to_str().unwrap());
-    assert_eq!(files_under(&out), [table.clone()]);
+    assert_eq!(files_under(&out), std::slice::from_ref(&table));
     let stored = std::fs::read(p.blob_of(&key_of(&ran.json(), "audio"), "fetched")).unwrap();
     assert_eq!(std::fs::read(&table).unwrap(), stored);
 

@@ -84,10 +84,14 @@ fn track_id<'a>(
     Ok(id)
 }
 
+/// How many rows were left out for one reason, and the first few places
+/// (place, what the row holds).
+type Rejected = (usize, Vec<(String, String)>);
+
 /// Rows left out, by reason, with the first few places.
 #[derive(Default)]
 struct Rejections {
-    by_reason: BTreeMap<&'static str, (usize, Vec<(String, String)>)>,
+    by_reason: BTreeMap<&'static str, Rejected>,
 }
 
 impl Rejections {

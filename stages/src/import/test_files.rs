@@ -56,11 +56,11 @@ pub fn texts(outputs: &Outputs, column: &str) -> Vec<String> {
     let column = column.as_any().downcast_ref::<StringArray>().expect("text");
     (0..column.len())
         .map(|i| {
-            column
-                .is_valid(i)
-                .then(|| column.value(i))
-                .unwrap_or_default()
-                .to_string()
+            if column.is_valid(i) {
+                column.value(i).to_string()
+            } else {
+                String::new()
+            }
         })
         .collect()
 }

@@ -141,7 +141,9 @@ fn figure(panels: &[Panel], most: i64) -> Result<String, StageError> {
     let max_n = most.max(2);
     let x = XAxis::integers(1, max_n, "number of sources n");
     let (lo, hi) = (1.0, max_n as f64);
-    let bands: Vec<[Option<Vec<(f64, f64)>>; 2]> = panels
+    // Per panel, the confidence band of each of its two fits.
+    type Bands = [Option<Vec<(f64, f64)>>; 2];
+    let bands: Vec<Bands> = panels
         .iter()
         .map(|p| p.fits.map(|f| f.and_then(|f| band(&f, lo, hi))))
         .collect();
