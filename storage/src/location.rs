@@ -68,7 +68,7 @@ pub fn open_location(location: &str, base_dir: &Path) -> Result<(Arc<dyn ObjectS
     if location == "memory://" {
         return Ok((Arc::new(InMemory::new()), String::new()));
     }
-    if location.contains("://") {
+    if !is_local(location) {
         return Err(bad(
             "unsupported scheme: use a directory, s3://bucket/prefix or memory://".into(),
         ));
@@ -78,4 +78,9 @@ pub fn open_location(location: &str, base_dir: &Path) -> Result<(Arc<dyn ObjectS
         .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
     let local = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
     Ok((Arc::new(local), String::new()))
+}
+
+/// Whether `location` names a directory (not s3:// or memory://).
+pub(crate) fn is_local(location: &str) -> bool {
+    !location.contains("://")
 }
