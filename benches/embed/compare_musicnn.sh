@@ -45,8 +45,8 @@ allow_paths: [$music]
 nodes:
   - {name: tracks, stage: synth_audio, params: {preset: tiny, seed: 1}}
   - {name: audio, stage: fetch, inputs: {tracks: tracks, files: tracks}}
-  - {name: labels_{table}, stage: synth_table, foreach: {table: [tag, artist]},
-     params: {preset: tiny, seed: 1, table: "{table}"}}
+  - {name: labels_tag, stage: synth_table, params: {preset: tiny, seed: 1, table: tag}}
+  - {name: labels_artist, stage: synth_table, params: {preset: tiny, seed: 1, table: artist}}
   - {name: mel, stage: mel, inputs: {audio: audio}}
   - {name: scaler, stage: scaler, inputs: {mel: mel, tracks: labels_artist}}
   - {name: z_tag, stage: factorize, params: {source: tag, iterations: 30}, inputs: {labels: labels_tag}}
@@ -60,7 +60,7 @@ cp -a store base
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 RAYON_NUM_THREADS=1
 export TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 {
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   for set in excerpts full; do
     seconds=$("$venv/bin/python" -c "import soundfile as sf, glob; print(round(sum(sf.info(f).duration for f in glob.glob('$work/$set/*'))))")

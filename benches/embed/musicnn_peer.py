@@ -28,7 +28,7 @@ def embed(dirs):
     for f in files(dirs):
         _, _, features = extractor(f, model="MSD_vgg", input_length=3, input_overlap=False,
                                    extract_features=True)
-        assert features["pool5"].shape[-1] == 256, f
+        assert features["pool5"].shape[0] > 0, f
 
 
 def excerpts(music, out, count, seconds):
