@@ -25,6 +25,7 @@ mod study;
 mod support;
 mod synth;
 mod trust;
+mod user_study;
 mod versions;
 
 use support::Backend;

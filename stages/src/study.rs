@@ -32,7 +32,7 @@ impl Source {
         Source::Artist,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Source::SelfSupervised => "self",
             Source::Year => "year",

@@ -50,5 +50,5 @@ mod stage;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{assess, plan_runs, AliasMatrix, DesignError, DesignParams, Quality, Run};
+pub use plan::{alias_of, assess, plan_runs, AliasMatrix, DesignError, DesignParams, Quality, Run};
 pub use stage::Design;

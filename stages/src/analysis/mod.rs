@@ -3,8 +3,9 @@
 //! # Analysis
 //!
 //! The `analyze` stage ([`Analyze`]) reads the design's `runs` and every
-//! evaluation's `scores`, averages split repeats per (representation,
-//! dataset), standardises within dataset (y* = (y - mean_d) / sd_d, sample
+//! evaluation's `scores` (or a study made elsewhere: `load_table` nodes
+//! with contracts `runs` and `scores`, which hand on the same tables),
+//! averages split repeats per (representation, dataset), standardises within dataset (y* = (y - mean_d) / sd_d, sample
 //! sd) and fits by REML:
 //!
 //! * Model 1 and Model 2 ([`models`]) with parametric and case bootstrap

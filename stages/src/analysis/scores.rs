@@ -1,10 +1,13 @@
 //! The analysis's input: the design's runs joined with the evaluation
-//! scores, averaged over split repeats, standardised within dataset.
+//! scores, averaged over split repeats, standardised within dataset. A
+//! study made elsewhere arrives in the same tables (`load_table`'s
+//! contracts `runs` and `scores`).
 //!
 //! Averaging first: the models of SPEC 7 describe one score per
 //! (representation, dataset); the split repeats only estimate it, and
 //! modelling them as independent observations would overstate the evidence
-//! fivefold. Scores of representations that are not runs of the design (the
+//! fivefold. A mean sums its repeats in repeat order, whatever the order of
+//! the rows. Scores of representations that are not runs of the design (the
 //! baselines "mfcc", "rand:...") are left out and counted.
 
 use std::collections::{BTreeMap, HashMap};
@@ -181,10 +184,10 @@ pub fn read_runs(batch: &RecordBatch, origin: Origin) -> Result<BTreeMap<String,
     Ok(runs)
 }
 
-/// Per (representation, dataset): the sum and count of repeat scores.
+/// Per (representation, dataset): the scores by repeat.
 #[derive(Default)]
 struct Accumulator {
-    sums: BTreeMap<(String, String), (f64, usize)>,
+    repeats: BTreeMap<(String, String), BTreeMap<i64, f64>>,
     metric_of_dataset: HashMap<String, String>,
     seen: HashMap<(String, String, i64), (usize, usize)>,
     baseline_scores: usize,
@@ -246,9 +249,10 @@ impl Accumulator {
                     "repeat {repeat} is scored twice (also row {r0} of scores table {t0})"
                 )));
             }
-            let entry = self.sums.entry((rep.into(), dataset.into())).or_default();
-            entry.0 += value;
-            entry.1 += 1;
+            self.repeats
+                .entry((rep.into(), dataset.into()))
+                .or_default()
+                .insert(repeat, value);
             self.run_scores += 1;
         }
         Ok(())
@@ -282,16 +286,17 @@ pub fn build_study(
         .map(|(i, d)| (d.as_str(), i))
         .collect();
     let mut observations: Vec<Observation> = acc
-        .sums
+        .repeats
         .iter()
-        .map(|((rep, dataset), (sum, count))| {
+        .map(|((rep, dataset), repeats)| {
             let run = &runs[rep];
+            let sum = repeats.values().fold(0.0, |sum, v| sum + v);
             Observation {
                 representation: rep.clone(),
                 dataset: index[dataset.as_str()],
                 strategy: run.strategy,
                 sources: run.sources.clone(),
-                y: sum / *count as f64,
+                y: sum / repeats.len() as f64,
                 y_star: f64::NAN,
             }
         })

@@ -1,5 +1,5 @@
-//! The `analyze` stage: the design's runs and every evaluation's scores in;
-//! the standardised scores, both models' fixed effects with bootstrap
+//! The `analyze` stage: the design's runs and every evaluation's scores (or
+//! a user's, through `load_table`) in; the standardised scores, both models' fixed effects with bootstrap
 //! intervals, Model 1's pairwise comparisons, the source variance
 //! components and the fits' details out.
 
@@ -15,6 +15,7 @@ use super::mixed::{Config, Covariance, Fit, Model};
 use super::models::{intercept_name, slope_name, Row, Which};
 use super::scores::{build_study, read_runs, Origin, Study};
 use crate::api::*;
+use crate::contracts::study_table;
 use crate::study::{Source, Strategy};
 
 const RUNS_SLOT: &str = "runs";
@@ -71,12 +72,15 @@ impl Stage for Analyze {
             InputSpec {
                 name: RUNS_SLOT,
                 many: false,
-                doc: "the design node: table `runs` (run_id, phase, strategy, sources, n_sources, seed)",
+                doc: "the design node: table `runs` (run_id, phase, strategy, sources, n_sources, \
+                      seed); or a load_table node with contract `runs` (a study's runs made \
+                      elsewhere)",
             },
             InputSpec {
                 name: SCORES_SLOT,
                 many: true,
-                doc: "evaluate nodes: table `scores` (representation, dataset, task, repeat, metric, value)",
+                doc: "evaluate / recommend nodes: table `scores` (representation, dataset, task, \
+                      repeat, metric, value); or load_table nodes with contract `scores`",
             },
         ]
     }
@@ -132,15 +136,8 @@ impl Stage for Analyze {
             ),
         })?;
 
-        let runs_node = ctx.input(RUNS_SLOT)?;
-        let runs = read_runs(
-            &ctx.input_table(RUNS_SLOT, "runs")?,
-            Origin {
-                slot: RUNS_SLOT,
-                node: &runs_node.node,
-                table: "runs",
-            },
-        )?;
+        let (runs, origin) = study_input(RUNS_SLOT, ctx.input(RUNS_SLOT)?, "runs")?;
+        let runs = read_runs(&runs, origin)?;
         let upstreams = ctx
             .inputs
             .get(SCORES_SLOT)
@@ -152,22 +149,10 @@ impl Stage for Analyze {
                 reason: "no upstream node".into(),
             });
         }
-        let mut scores = Vec::with_capacity(upstreams.len());
-        for up in upstreams {
-            let batch = up
-                .files
-                .table("scores")
-                .map_err(|reason| StageError::Input {
-                    slot: SCORES_SLOT.into(),
-                    reason: format!("node {}: {reason}", up.node),
-                })?;
-            let origin = Origin {
-                slot: SCORES_SLOT,
-                node: &up.node,
-                table: "scores",
-            };
-            scores.push((batch, origin));
-        }
+        let scores = upstreams
+            .iter()
+            .map(|up| study_input(SCORES_SLOT, up, "scores"))
+            .collect::<Result<Vec<_>, _>>()?;
         let study = build_study(&runs, &scores)?;
         analyze(&study, covariance, resamples, seed, ctx.progress).map(|out| {
             let warnings = warnings(&out);
@@ -186,6 +171,27 @@ impl Stage for Analyze {
                 .meta("random_effects", covariance.name())
         })
     }
+}
+
+/// The study's table `name` (`runs` or `scores`) from upstream `up` of
+/// `slot`: the stage's own, or a `load_table` node's (`study_table`).
+fn study_input<'a>(
+    slot: &'a str,
+    up: &'a Upstream,
+    name: &'static str,
+) -> Result<(RecordBatch, Origin<'a>), StageError> {
+    let error = |reason: String| StageError::Input {
+        slot: slot.into(),
+        reason: format!("node {}: {reason}", up.node),
+    };
+    let table = study_table(up, name).map_err(error)?;
+    let batch = up.files.table(table).map_err(error)?;
+    let origin = Origin {
+        slot,
+        node: &up.node,
+        table,
+    };
+    Ok((batch, origin))
 }
 
 /// The fit file's warnings, each prefixed with where it arose, for the

@@ -4,11 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
-use arrow::compute::cast;
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::compute::{cast, cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::ContractError;
+use super::{study, ContractError};
+use crate::study::Source;
 
 /// The kinds of table a user brings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,13 @@ pub enum Contract {
     TargetValues,
     /// user_id, track_id, count: recommendation interactions.
     Interactions,
+    /// A study's runs made elsewhere: run, strategy, one 0/1 column per
+    /// source, optional phase and seed; handed on as the design's `runs`
+    /// table (see `study`).
+    Runs,
+    /// Their scores: run, dataset, repeat, metric, value; handed on as an
+    /// evaluation's `scores` table.
+    Scores,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -39,6 +49,10 @@ enum Kind {
     Number,
     /// A finite, non-negative number.
     Count,
+    /// A whole number (read as such, so 63-bit seeds keep every digit).
+    Integer,
+    /// 0 or 1 (true or false).
+    Indicator,
     Uri,
     /// Lowercase or uppercase hex of 32 bytes.
     Hash,
@@ -77,6 +91,8 @@ impl Contract {
             Contract::TargetLabels => "classification dataset",
             Contract::TargetValues => "regression dataset",
             Contract::Interactions => "interactions",
+            Contract::Runs => "runs table",
+            Contract::Scores => "scores table",
         }
     }
 
@@ -140,6 +156,36 @@ impl Contract {
                 ];
                 COLUMNS
             }
+            Contract::Runs => {
+                const fn source(s: Source) -> Column {
+                    req(s.name(), Indicator)
+                }
+                const COLUMNS: &[Column] = &[
+                    req("run", Text),
+                    req("strategy", Text),
+                    source(Source::ALL[0]),
+                    source(Source::ALL[1]),
+                    source(Source::ALL[2]),
+                    source(Source::ALL[3]),
+                    source(Source::ALL[4]),
+                    source(Source::ALL[5]),
+                    source(Source::ALL[6]),
+                    source(Source::ALL[7]),
+                    opt("phase", Integer),
+                    opt("seed", Integer),
+                ];
+                COLUMNS
+            }
+            Contract::Scores => {
+                const COLUMNS: &[Column] = &[
+                    req("run", Text),
+                    req("dataset", Text),
+                    req("repeat", Integer),
+                    req("metric", Text),
+                    req("value", Number),
+                ];
+                COLUMNS
+            }
         }
     }
 
@@ -158,7 +204,8 @@ impl Contract {
 
 /// Checks `table` against `contract` and returns it in canonical form: the
 /// contract's columns only (absent optional ones dropped), text as Utf8,
-/// numbers as Float64.
+/// numbers as Float64; a study's runs and scores as the stages' own tables
+/// (`study`).
 pub fn validate(
     contract: Contract,
     file: &str,
@@ -187,6 +234,8 @@ pub fn validate(
         let array = table.column(index);
         let checked: ArrayRef = match column.kind {
             Kind::Number | Kind::Count => Arc::new(numbers(file, column, array)?),
+            Kind::Integer => Arc::new(integers(file, column, array)?),
+            Kind::Indicator => Arc::new(indicators(file, column, array)?),
             _ => Arc::new(texts(file, column, array)?),
         };
         fields.push(Field::new(
@@ -201,7 +250,11 @@ pub fn validate(
     if contract.unique_tracks() {
         no_duplicates(file, &out)?;
     }
-    Ok(out)
+    match contract {
+        Contract::Runs => study::runs(file, &out),
+        Contract::Scores => study::scores(file, &out),
+        _ => Ok(out),
+    }
 }
 
 fn texts(file: &str, column: &Column, array: &ArrayRef) -> Result<StringArray, ContractError> {
@@ -316,6 +369,126 @@ fn numbers(file: &str, column: &Column, array: &ArrayRef) -> Result<Float64Array
     Ok(values.into_iter().collect())
 }
 
+/// Whole numbers: integer columns, or text that is one (a float column or
+/// "3.0" is not).
+fn integers(file: &str, column: &Column, array: &ArrayRef) -> Result<Int64Array, ContractError> {
+    let whole =
+        |e: &dyn std::fmt::Display| ContractError::at(file, None, column.name, e.to_string());
+    let values: Int64Array = match array.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(array, &DataType::Utf8).map_err(|e| whole(&e))?;
+            let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
+            (0..text.len())
+                .map(|row| {
+                    let raw = if text.is_null(row) {
+                        ""
+                    } else {
+                        text.value(row).trim()
+                    };
+                    if raw.is_empty() {
+                        return Ok(None);
+                    }
+                    raw.parse::<i64>().map(Some).map_err(|_| {
+                        ContractError::at(
+                            file,
+                            Some(row + 1),
+                            column.name,
+                            format!("{raw:?} is not an integer"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        }
+        t if t.is_integer() => {
+            let options = CastOptions {
+                safe: false,
+                ..CastOptions::default()
+            };
+            let cast =
+                cast_with_options(array, &DataType::Int64, &options).map_err(|e| whole(&e))?;
+            cast.as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("Int64")
+                .clone()
+        }
+        other => return Err(whole(&format!("must be an integer, found {other}"))),
+    };
+    missing_values(file, column, &values)?;
+    Ok(values)
+}
+
+/// 0 or 1: a Boolean column, numbers, or text (`0`, `1`, `true`, `false`
+/// in any case).
+fn indicators(
+    file: &str,
+    column: &Column,
+    array: &ArrayRef,
+) -> Result<BooleanArray, ContractError> {
+    let at =
+        |row: usize, message: String| ContractError::at(file, Some(row + 1), column.name, message);
+    let whole =
+        |e: &dyn std::fmt::Display| ContractError::at(file, None, column.name, e.to_string());
+    let values: BooleanArray = match array.data_type() {
+        DataType::Boolean => array
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .expect("Boolean")
+            .clone(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(array, &DataType::Utf8).map_err(|e| whole(&e))?;
+            let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
+            (0..text.len())
+                .map(|row| {
+                    let raw = if text.is_null(row) {
+                        ""
+                    } else {
+                        text.value(row).trim()
+                    };
+                    match raw.to_ascii_lowercase().as_str() {
+                        "" => Ok(None),
+                        "1" | "true" => Ok(Some(true)),
+                        "0" | "false" => Ok(Some(false)),
+                        _ => Err(at(row, format!("{raw:?} is not 0, 1, true or false"))),
+                    }
+                })
+                .collect::<Result<_, _>>()?
+        }
+        t if t.is_numeric() => {
+            let numbers = cast(array, &DataType::Float64).map_err(|e| whole(&e))?;
+            let numbers = numbers
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .expect("Float64");
+            numbers
+                .iter()
+                .enumerate()
+                .map(|(row, v)| match v {
+                    None => Ok(None),
+                    Some(1.0) => Ok(Some(true)),
+                    Some(0.0) => Ok(Some(false)),
+                    Some(v) => Err(at(row, format!("{v} is not 0 or 1"))),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        other => return Err(whole(&format!("must be 0/1 or Boolean, found {other}"))),
+    };
+    missing_values(file, column, &values)?;
+    Ok(values)
+}
+
+/// The first empty cell of a column that must be filled, as an error.
+fn missing_values(file: &str, column: &Column, values: &dyn Array) -> Result<(), ContractError> {
+    match (0..values.len()).find(|&row| values.is_null(row)) {
+        Some(row) => Err(ContractError::at(
+            file,
+            Some(row + 1),
+            column.name,
+            "missing value",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Track ids become file and object names: nothing that could leave a
 /// directory or confuse a terminal (bidirectional controls reorder what is
 /// shown), and no spaces at the ends, which a spreadsheet adds unseen and
@@ -384,15 +557,26 @@ fn no_duplicates(file: &str, table: &RecordBatch) -> Result<(), ContractError> {
 }
 
 fn unique(file: &str, ids: &StringArray) -> Result<(), ContractError> {
+    unique_ids(file, "track_id", "track id", ids)
+}
+
+/// The first id of column `column` that repeats an earlier one, as an
+/// error calling it a duplicate `what`.
+pub(super) fn unique_ids(
+    file: &str,
+    column: &str,
+    what: &str,
+    ids: &StringArray,
+) -> Result<(), ContractError> {
     let mut first_row: HashMap<&str, usize> = HashMap::new();
     for row in 0..ids.len() {
         if let Some(first) = first_row.insert(ids.value(row), row + 1) {
             return Err(ContractError::at(
                 file,
                 Some(row + 1),
-                "track_id",
+                column,
                 format!(
-                    "duplicate track id {:?} (first at row {first})",
+                    "duplicate {what} {:?} (first at row {first})",
                     ids.value(row)
                 ),
             ));
@@ -430,16 +614,21 @@ pub fn split_known(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::read_table;
     use super::*;
 
-    fn check(contract: Contract, csv: &str) -> Result<RecordBatch, String> {
+    /// `csv` read as in.csv and checked against `contract`.
+    pub(in crate::contracts) fn check(
+        contract: Contract,
+        csv: &str,
+    ) -> Result<RecordBatch, String> {
         let table = read_table("in.csv", csv.as_bytes()).map_err(|e| e.to_string())?;
         validate(contract, "in.csv", &table).map_err(|e| e.to_string())
     }
 
-    fn fails(contract: Contract, csv: &str, expected: &str) {
+    /// Asserts that `csv` violates `contract` with error `expected`.
+    pub(in crate::contracts) fn fails(contract: Contract, csv: &str, expected: &str) {
         match check(contract, csv) {
             Ok(_) => panic!("accepted: {csv}"),
             Err(e) => assert_eq!(e, expected),

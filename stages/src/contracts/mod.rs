@@ -1,15 +1,18 @@
 //! The input contracts: what a user brings (track manifests, label tables,
-//! target datasets, interactions), read from CSV or Parquet and checked
-//! with errors that name the file, row and column. See docs/data.md.
+//! target datasets, interactions, a study's runs and scores made
+//! elsewhere), read from CSV or Parquet and checked with errors that name
+//! the file, row and column. See docs/data.md.
 
 mod check;
 mod read;
 mod stage;
+mod study;
 
 pub(crate) use check::{shown, track_id_is_safe, unique_track_ids};
 pub use check::{split_known, validate, Contract};
 pub use read::{read_csv, read_table, CsvTypes};
 pub use stage::{LoadLabels, LoadTable};
+pub use study::{study_table, LOADED};
 
 use std::fmt;
 

@@ -17,6 +17,8 @@ fn contract_of(name: &str) -> Contract {
         "label_counts" => Contract::LabelCounts,
         "artist_map" => Contract::ArtistMap,
         "scalar" => Contract::Scalar,
+        "runs" => Contract::Runs,
+        "scores" => Contract::Scores,
         _ => Contract::Interactions,
     }
 }
@@ -28,7 +30,8 @@ fn load(ctx: &StageContext) -> Result<RecordBatch, StageError> {
     Ok(validate(contract, path, &table)?)
 }
 
-/// A track manifest or a target dataset: a table that defines tracks.
+/// A table that stands alone: a track manifest or a target dataset (they
+/// define tracks), or a study's runs or scores made elsewhere.
 pub struct LoadTable;
 
 impl Stage for LoadTable {
@@ -39,7 +42,8 @@ impl Stage for LoadTable {
         1
     }
     fn doc(&self) -> &'static str {
-        "Reads a track manifest or target dataset (CSV or Parquet) and checks its contract."
+        "Reads a track manifest, a target dataset, or a study's runs or scores made elsewhere \
+         (CSV or Parquet) and checks its contract (docs/data.md)."
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[
@@ -52,9 +56,19 @@ impl Stage for LoadTable {
             },
             ParamSpec {
                 name: "contract",
-                ty: ParamType::Choice(&["tracks", "target_labels", "target_values"]),
+                ty: ParamType::Choice(&[
+                    "tracks",
+                    "target_labels",
+                    "target_values",
+                    "runs",
+                    "scores",
+                ]),
                 default: Some("tracks"),
-                doc: "what the file is",
+                doc: "what the file is: `tracks` (track_id, uri), `target_labels` / \
+                      `target_values` (track_id, uri, label / value), `runs` (run, strategy, a \
+                      0/1 column per source; handed on as a design's `runs` for `analyze` and \
+                      `report`) or `scores` (run, dataset, repeat, metric, value; handed on as \
+                      an evaluation's `scores`)",
                 in_key: true,
             },
         ]

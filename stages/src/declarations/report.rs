@@ -79,12 +79,14 @@ pub const REPORT: Declaration = Declaration {
         InputSpec {
             name: SCORES,
             many: true,
-            doc: "evaluate / recommend nodes: table `scores`",
+            doc: "evaluate / recommend nodes: table `scores`; or load_table nodes with contract \
+                  `scores`",
         },
         InputSpec {
             name: DESIGN,
             many: false,
-            doc: "the design node: tables `runs` and `alias`",
+            doc: "the design node: tables `runs` and `alias`; or a load_table node with contract \
+                  `runs` (its alias matrix is computed from the runs)",
         },
         InputSpec {
             name: ANALYSIS,

@@ -9,6 +9,7 @@ use arrow::array::{
 use arrow::datatypes::DataType;
 
 use stages::api::{StageError, Upstream};
+use stages::contracts::study_table;
 
 /// One loaded upstream table and where it came from.
 pub struct Table<'a> {
@@ -33,6 +34,21 @@ impl<'a> Table<'a> {
         })
     }
 
+    /// Loads the study's table `name` (`runs` or `scores`) of an upstream
+    /// node of `slot`: the node's own, or a `load_table` node's
+    /// (`study_table`).
+    pub fn load_study(
+        slot: &'a str,
+        up: &'a Upstream,
+        name: &'static str,
+    ) -> Result<Self, StageError> {
+        let table = study_table(up, name).map_err(|reason| StageError::Input {
+            slot: slot.into(),
+            reason: format!("node `{}`: {reason}", up.node),
+        })?;
+        Table::load(slot, up, table)
+    }
+
     pub fn rows(&self) -> usize {
         self.batch.num_rows()
     }
@@ -46,6 +62,22 @@ impl<'a> Table<'a> {
     }
 
     fn column<A: Array + 'static>(
+        &self,
+        column: &str,
+        expected: DataType,
+    ) -> Result<&A, StageError> {
+        let array = self.nullable::<A>(column, expected)?;
+        if array.null_count() > 0 {
+            let row = (0..array.len())
+                .find(|&row| array.is_null(row))
+                .unwrap_or(0);
+            return Err(self.error(format!("column `{column}` is null at row {row}")));
+        }
+        Ok(array)
+    }
+
+    /// A column that may hold nulls.
+    fn nullable<A: Array + 'static>(
         &self,
         column: &str,
         expected: DataType,
@@ -64,12 +96,6 @@ impl<'a> Table<'a> {
                 "column `{column}` is {}, expected {expected}",
                 array.data_type()
             )));
-        }
-        if array.null_count() > 0 {
-            let row = (0..array.len())
-                .find(|&row| array.is_null(row))
-                .unwrap_or(0);
-            return Err(self.error(format!("column `{column}` is null at row {row}")));
         }
         array
             .as_any()
@@ -90,6 +116,12 @@ impl<'a> Table<'a> {
     pub fn i64(&self, column: &str) -> Result<Vec<i64>, StageError> {
         let array: &Int64Array = self.column(column, DataType::Int64)?;
         Ok(array.values().to_vec())
+    }
+
+    /// An Int64 column whose nulls are `None`.
+    pub fn optional_i64(&self, column: &str) -> Result<Vec<Option<i64>>, StageError> {
+        let array: &Int64Array = self.nullable(column, DataType::Int64)?;
+        Ok(array.iter().collect())
     }
 
     pub fn u32(&self, column: &str) -> Result<Vec<u32>, StageError> {

@@ -1,13 +1,17 @@
 //! The report's inputs, read once into plain rows: scores, the design, the
 //! analysis, the topics and the map's optional inputs (`map_inputs`). Only
 //! the columns the report uses are read; a wrong type or a null in one of
-//! them is an error naming where it is.
+//! them is an error naming where it is. Scores and runs made elsewhere
+//! come from `load_table` nodes (contracts `scores` and `runs`) in the
+//! same tables; such runs have no alias matrix, so theirs is computed.
 
 use serde_json::Value;
 
 use super::columns::Table;
 use super::map_inputs::MapInputs;
+use stages::analysis::design::alias_of;
 use stages::api::{StageContext, StageError, Upstream};
+use stages::contracts::LOADED;
 pub use stages::declarations::report::{ANALYSIS, DESIGN, SCORES, TOPICS};
 use stages::study::{Source, Strategy};
 
@@ -30,8 +34,9 @@ pub struct Run {
     pub phase: i64,
     pub strategy: Strategy,
     pub sources: Vec<Source>,
-    /// The training seed (tells apart repeats of one strategy and set).
-    pub seed: i64,
+    /// The training seed (tells apart repeats of one strategy and set);
+    /// runs made elsewhere may have none.
+    pub seed: Option<i64>,
 }
 
 /// One cell of the alias matrix.
@@ -109,6 +114,9 @@ pub struct StudyInputs {
     pub scores: Vec<Score>,
     pub runs: Vec<Run>,
     pub alias: Vec<AliasCell>,
+    /// Whether the alias matrix was computed from runs made elsewhere
+    /// (rather than read from the design node).
+    pub alias_derived: bool,
     pub standardized: Vec<Standardized>,
     pub effects: Vec<Effect>,
     pub pairwise: Vec<Pairwise>,
@@ -129,9 +137,17 @@ impl StudyInputs {
         }
         let mut scores = Vec::new();
         for up in score_ups {
-            scores.extend(read_scores(&Table::load(SCORES, up, "scores")?)?);
+            scores.extend(read_scores(&Table::load_study(SCORES, up, "scores")?)?);
         }
         let design = ctx.input(DESIGN)?;
+        let runs_table = Table::load_study(DESIGN, design, "runs")?;
+        let runs = read_runs(&runs_table)?;
+        let alias_derived = runs_table.name == LOADED;
+        let alias = if alias_derived {
+            derived_alias(&runs)
+        } else {
+            read_alias(&Table::load(DESIGN, design, "alias")?)?
+        };
         let analysis = ctx.input(ANALYSIS)?;
         let fit_bytes = analysis
             .files
@@ -149,8 +165,9 @@ impl StudyInputs {
             design_node: design.node.clone(),
             analysis_node: analysis.node.clone(),
             scores,
-            runs: read_runs(&Table::load(DESIGN, design, "runs")?)?,
-            alias: read_alias(&Table::load(DESIGN, design, "alias")?)?,
+            runs,
+            alias,
+            alias_derived,
             standardized: read_standardized(&Table::load(ANALYSIS, analysis, "standardized")?)?,
             effects: read_effects(&Table::load(ANALYSIS, analysis, "fixed_effects")?)?,
             pairwise: read_pairwise(&Table::load(ANALYSIS, analysis, "pairwise")?)?,
@@ -215,7 +232,7 @@ pub fn read_runs(t: &Table) -> Result<Vec<Run>, StageError> {
     let phase = t.i64("phase")?;
     let strategy = t.parsed("strategy", str::parse::<Strategy>)?;
     let sources = t.parsed("sources", Source::parse_set)?;
-    let seed = t.i64("seed")?;
+    let seed = t.optional_i64("seed")?;
     Ok((0..t.rows())
         .map(|i| Run {
             id: id[i].clone(),
@@ -225,6 +242,23 @@ pub fn read_runs(t: &Table) -> Result<Vec<Run>, StageError> {
             seed: seed[i],
         })
         .collect())
+}
+
+/// The alias matrix of runs made elsewhere, in the design's long form
+/// (row-major).
+fn derived_alias(runs: &[Run]) -> Vec<AliasCell> {
+    let alias = alias_of(runs.iter().map(|r| (r.strategy, r.sources.as_slice())));
+    let labels = &alias.labels;
+    labels
+        .iter()
+        .flat_map(|row| labels.iter().map(move |column| (row, column)))
+        .zip(alias.values)
+        .map(|((row, column), value)| AliasCell {
+            row: row.clone(),
+            column: column.clone(),
+            value,
+        })
+        .collect()
 }
 
 pub fn read_alias(t: &Table) -> Result<Vec<AliasCell>, StageError> {

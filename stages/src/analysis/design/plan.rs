@@ -205,21 +205,12 @@ pub fn assess(sources: &[Source], runs: &[Run]) -> Result<Quality, DesignError> 
     let mut remaining = greedy::candidates(m);
     let mut design = Tally::new(m);
     for r in runs {
-        let mut mask = 0u32;
-        for s in &r.sources {
-            let i = sources.iter().position(|d| d == s).ok_or_else(|| {
-                DesignError::RunOutsideDesign {
-                    run: r.id.clone(),
-                    outside: *s,
-                }
-            })?;
-            mask |= 1 << i;
-        }
-        let strategy = Strategy::ALL
-            .iter()
-            .position(|&s| s == r.strategy)
-            .expect("every strategy is in Strategy::ALL");
-        let point = Point { strategy, mask };
+        let point = point(&sources, r.strategy, &r.sources).map_err(|outside| {
+            DesignError::RunOutsideDesign {
+                run: r.id.clone(),
+                outside,
+            }
+        })?;
         design.add(point);
         remaining.retain(|&c| c != point);
     }
@@ -227,6 +218,44 @@ pub fn assess(sources: &[Source], runs: &[Run]) -> Result<Quality, DesignError> 
     for &p in &remaining {
         open.add(p);
     }
+    Ok(Quality {
+        max_unbalance: design.unbalance(&open, None),
+        max_abs_alias: design.max_abs_alias(None),
+        alias: alias_matrix(&design, &sources),
+        candidates_left: remaining.len(),
+    })
+}
+
+/// The alias matrix of runs given by strategy and sources (a design made
+/// elsewhere: a user's runs table), on the sources they use, as
+/// [`assess`] gives it for a design on those sources.
+pub fn alias_of<'a>(runs: impl IntoIterator<Item = (Strategy, &'a [Source])>) -> AliasMatrix {
+    let runs: Vec<(Strategy, &[Source])> = runs.into_iter().collect();
+    let mut sources: Vec<Source> = runs.iter().flat_map(|r| r.1.iter().copied()).collect();
+    sources.sort();
+    sources.dedup();
+    let mut design = Tally::new(sources.len());
+    for (strategy, set) in runs {
+        design.add(point(&sources, strategy, set).expect("the runs use only their own sources"));
+    }
+    alias_matrix(&design, &sources)
+}
+
+/// A run as the criteria see it; the error is a source outside `sources`.
+fn point(sources: &[Source], strategy: Strategy, set: &[Source]) -> Result<Point, Source> {
+    let mut mask = 0u32;
+    for s in set {
+        let i = sources.iter().position(|d| d == s).ok_or(*s)?;
+        mask |= 1 << i;
+    }
+    let strategy = Strategy::ALL
+        .iter()
+        .position(|&s| s == strategy)
+        .expect("every strategy is in Strategy::ALL");
+    Ok(Point { strategy, mask })
+}
+
+fn alias_matrix(design: &Tally, sources: &[Source]) -> AliasMatrix {
     let (kept, values) = design.correlations();
     let labels = kept
         .iter()
@@ -235,10 +264,5 @@ pub fn assess(sources: &[Source], runs: &[Run]) -> Result<Quality, DesignError> 
             Some(s) => sources[s].name().to_string(),
         })
         .collect();
-    Ok(Quality {
-        max_unbalance: design.unbalance(&open, None),
-        max_abs_alias: design.max_abs_alias(None),
-        alias: AliasMatrix { labels, values },
-        candidates_left: remaining.len(),
-    })
+    AliasMatrix { labels, values }
 }

@@ -462,3 +462,25 @@ fn the_stage_writes_runs_and_the_alias_matrix() {
     assert_eq!(out.metadata["max_abs_alias"], quality.max_abs_alias);
     assert_eq!(out.metadata["candidates_left"], 1230 - 4);
 }
+
+/// Runs made elsewhere get the alias matrix of a design on the sources
+/// they use.
+#[test]
+fn the_alias_of_bare_runs_is_that_of_a_design_on_their_sources() {
+    use Source::*;
+    let p = DesignParams {
+        ssr_repeats: 1,
+        multi_repeats: 1,
+        greedy_runs: 6,
+        seed: 3,
+        sources: vec![Tag, SelfSupervised, Bpm, Artist],
+    };
+    let runs = plan_runs(&p).unwrap();
+    let quality = assess(&p.sources, &runs).unwrap();
+    let bare = alias_of(runs.iter().map(|r| (r.strategy, r.sources.as_slice())));
+    assert_eq!(bare, quality.alias);
+    assert_eq!(
+        &bare.labels[bare.labels.len() - 4..],
+        ["self", "bpm", "tag", "artist"]
+    );
+}

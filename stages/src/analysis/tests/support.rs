@@ -114,26 +114,44 @@ pub fn run_analyze(
     runs: RecordBatch,
     scores: Vec<RecordBatch>,
 ) -> Result<Outputs, StageError> {
-    let stage = crate::analysis::Analyze;
-    let params = params_with_defaults(&stage, params);
     let node = MemoryFiles::one_table;
+    run_analyze_on(
+        params,
+        node("design", "runs", runs),
+        scores
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| node(&format!("evaluate{i}"), "scores", t))
+            .collect(),
+    )
+}
+
+/// Runs `analyze` with `params` over the defaults on these upstream nodes.
+pub fn run_analyze_on(
+    params: Value,
+    runs: Upstream,
+    scores: Vec<Upstream>,
+) -> Result<Outputs, StageError> {
     let inputs = BTreeMap::from([
-        ("runs".to_string(), vec![node("design", "runs", runs)]),
-        (
-            "scores".to_string(),
-            scores
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| node(&format!("evaluate{i}"), "scores", t))
-                .collect(),
-        ),
+        ("runs".to_string(), vec![runs]),
+        ("scores".to_string(), scores),
     ]);
-    let files = BTreeMap::new();
+    run_stage(&crate::analysis::Analyze, params, &inputs, &BTreeMap::new())
+}
+
+/// Runs `stage` as the engine would, with `params` over its defaults.
+pub fn run_stage(
+    stage: &dyn Stage,
+    params: Value,
+    inputs: &BTreeMap<String, Vec<Upstream>>,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<Outputs, StageError> {
+    let params = params_with_defaults(stage, params);
     let ctx = StageContext {
-        node: "analyze",
+        node: stage.name(),
         params: &params,
-        inputs: &inputs,
-        files: &files,
+        inputs,
+        files,
         progress: &NoProgress,
         sink: &NoSink,
         base_dir: std::path::Path::new("."),

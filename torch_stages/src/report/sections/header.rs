@@ -42,9 +42,14 @@ pub fn section(node: &str, version: u32, inputs: &StudyInputs) -> Section {
             "design",
             inputs.design_node.clone(),
             format!(
-                "{} runs ({runs_by_phase}); alias matrix of {} cells",
+                "{} runs ({runs_by_phase}); alias matrix of {} cells{}",
                 inputs.runs.len(),
-                inputs.alias.len()
+                inputs.alias.len(),
+                if inputs.alias_derived {
+                    ", computed from the runs"
+                } else {
+                    ""
+                }
             ),
         ),
         (

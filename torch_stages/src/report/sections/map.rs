@@ -257,10 +257,9 @@ fn describe(m: &Model, inputs: &StudyInputs, means: &Means, target: &str) -> Str
         Source::format_set(&m.sources),
         m.vector_width() / 512
     );
-    let run = inputs
-        .runs
-        .iter()
-        .find(|r| r.strategy == m.strategy && r.sources == m.sources && Some(r.seed) == m.seed);
+    let run = inputs.runs.iter().find(|r| {
+        r.strategy == m.strategy && r.sources == m.sources && r.seed.is_some() && r.seed == m.seed
+    });
     let Some(run) = run else {
         return format!("{what} It is none of the design's runs, so it is not ranked.");
     };

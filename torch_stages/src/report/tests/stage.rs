@@ -303,3 +303,82 @@ fn empty_scores_give_notes_not_failures() {
     let svg = text(&out, "figures/fig09_by_strategy.svg");
     assert_eq!(count(&parse(&svg), "circle", &[("r", "5")]), 12);
 }
+
+/// The fixture's runs and scores as a user brings them: through the
+/// contracts `load_table` checks them with, as `load_table` nodes' `table`.
+fn made_elsewhere(fx: &mut Fixture) {
+    use stages::contracts::{validate, Contract, LOADED};
+    use stages::study::Source;
+    let loaded = |table| Node {
+        tables: [(LOADED.to_string(), table)].into(),
+        bytes: Default::default(),
+    };
+    let runs = runs();
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "run",
+            utf8(&runs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>()),
+        ),
+        (
+            "strategy",
+            utf8(&runs.iter().map(|r| r.2.name()).collect::<Vec<_>>()),
+        ),
+    ];
+    for s in Source::ALL {
+        let present: Vec<bool> = runs.iter().map(|r| r.3.contains(&s)).collect();
+        columns.push((
+            s.name(),
+            Arc::new(arrow::array::BooleanArray::from(present)),
+        ));
+    }
+    fx.design = loaded(validate(Contract::Runs, "runs.parquet", &batch(columns)).unwrap());
+    for (_, node) in &mut fx.scores {
+        let own = &node.tables["scores"];
+        let column = |name: &str| own.column_by_name(name).unwrap().clone();
+        let user = batch(vec![
+            ("run", column("representation")),
+            ("dataset", column("dataset")),
+            ("repeat", column("repeat")),
+            ("metric", column("metric")),
+            ("value", column("value")),
+        ]);
+        *node = loaded(validate(Contract::Scores, "scores.parquet", &user).unwrap());
+    }
+}
+
+#[test]
+fn a_study_made_elsewhere_is_reported_with_its_alias_matrix_computed() {
+    let mut fx = Fixture::new();
+    made_elsewhere(&mut fx);
+    let out = fx.run().unwrap();
+    let md = text(&out, "report.md");
+    assert!(
+        md.contains(
+            "12 runs (phase 1: 6, phase 2: 3, phase 3: 3); alias matrix of 49 cells, computed \
+             from the runs"
+        ),
+        "{md}"
+    );
+    // Without seeds, the mapped model is none of the runs.
+    assert!(
+        md.contains("none of the design's runs, so it is not ranked"),
+        "{md}"
+    );
+    let svg = text(&out, "figures/fig07_alias_matrix.svg");
+    let labels = texts(&parse(&svg));
+    for label in [
+        "SS-R", "MS-SR@FC", "MS-CR@2", "MSS-CR", "self", "bpm", "tag",
+    ] {
+        assert!(labels.iter().any(|l| l == label), "{label}: {labels:?}");
+    }
+    // The scores and runs read as the stages' own.
+    let own = Fixture::new().run().unwrap();
+    for figure in [
+        "fig08_ssr_by_source",
+        "fig09_by_strategy",
+        "fig13_best_source",
+    ] {
+        let path = format!("figures/{figure}.svg");
+        assert!(text(&own, &path) == text(&out, &path), "{figure} differs");
+    }
+}
