@@ -11,16 +11,13 @@ use arrow::array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringA
 
 use crate::fetch::output_table;
 use crate::model::pipeline;
+use crate::real_audio::TRAIN_TAG;
 use crate::support::*;
 
 const WESNOTH: &str = "/usr/share/games/wesnoth/1.16/data/core/music";
 
-/// The study's model, and `extract` on a folder of the same files.
+/// `extract` of the study's model (`TRAIN_TAG`) on a folder of the same files.
 const NODES: &str = r#"
-  - name: train_tag
-    stage: train
-    params: {strategy: SS-R, sources: [tag], epochs: 2, batch: 16}
-    inputs: {mel: mel, scaler: scaler, tracks: labels_artist, targets: [z_tag]}
   - name: games
     stage: import_folders
     params: {root: music}
@@ -93,7 +90,7 @@ fn embed_gives_extracts_vectors_caches_them_and_reports_a_corrupt_file() {
         std::fs::copy(file, p.path(&format!("music/wesnoth/track{i}.ogg"))).unwrap();
     }
     p.write("broken.ogg", "OggS, but not really");
-    p.write("pipeline.yaml", &pipeline(NODES));
+    p.write("pipeline.yaml", &pipeline(&format!("{TRAIN_TAG}{NODES}")));
     let ran = p.run(&["run", "--json"]).ok();
     let games = output_table(&p, &ran, "games", "table");
     let ids = games
@@ -204,7 +201,7 @@ fn embed_gives_extracts_vectors_caches_them_and_reports_a_corrupt_file() {
     // A colleague: the same pipeline, an empty store, this store as the
     // shared remote, no training run of their own.
     let bob = Project::new(&Backend::Local, "embed_bob");
-    bob.write("pipeline.yaml", &pipeline(NODES));
+    bob.write("pipeline.yaml", &pipeline(&format!("{TRAIN_TAG}{NODES}")));
     std::fs::create_dir_all(bob.path("music")).unwrap();
     let remote = p.store_dir();
     let shared = bob

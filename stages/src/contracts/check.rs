@@ -311,28 +311,43 @@ fn texts(file: &str, column: &Column, array: &ArrayRef) -> Result<StringArray, C
     Ok(strings)
 }
 
+/// A text column parsed value by value (trimmed; empty or null: None),
+/// naming the row of a value that is not `what`.
+fn parsed<T: std::str::FromStr>(
+    file: &str,
+    column: &Column,
+    array: &ArrayRef,
+    what: &str,
+) -> Result<Vec<Option<T>>, ContractError> {
+    let text = cast(array, &DataType::Utf8)
+        .map_err(|e| ContractError::at(file, None, column.name, e.to_string()))?;
+    let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
+    (0..text.len())
+        .map(|row| {
+            let raw = if text.is_null(row) {
+                ""
+            } else {
+                text.value(row).trim()
+            };
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            raw.parse::<T>().map(Some).map_err(|_| {
+                ContractError::at(
+                    file,
+                    Some(row + 1),
+                    column.name,
+                    format!("{raw:?} is not {what}"),
+                )
+            })
+        })
+        .collect()
+}
+
 fn numbers(file: &str, column: &Column, array: &ArrayRef) -> Result<Float64Array, ContractError> {
     let values: Vec<Option<f64>> = match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let text = cast(array, &DataType::Utf8)
-                .map_err(|e| ContractError::at(file, None, column.name, e.to_string()))?;
-            let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
-            (0..text.len())
-                .map(|row| {
-                    if text.is_null(row) || text.value(row).trim().is_empty() {
-                        return Ok(None);
-                    }
-                    let raw = text.value(row).trim();
-                    raw.parse::<f64>().map(Some).map_err(|_| {
-                        ContractError::at(
-                            file,
-                            Some(row + 1),
-                            column.name,
-                            format!("{raw:?} is not a number"),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?
+            parsed::<f64>(file, column, array, "a number")?
         }
         t if t.is_numeric() => {
             let cast = cast(array, &DataType::Float64)
@@ -376,28 +391,9 @@ fn integers(file: &str, column: &Column, array: &ArrayRef) -> Result<Int64Array,
         |e: &dyn std::fmt::Display| ContractError::at(file, None, column.name, e.to_string());
     let values: Int64Array = match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let text = cast(array, &DataType::Utf8).map_err(|e| whole(&e))?;
-            let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
-            (0..text.len())
-                .map(|row| {
-                    let raw = if text.is_null(row) {
-                        ""
-                    } else {
-                        text.value(row).trim()
-                    };
-                    if raw.is_empty() {
-                        return Ok(None);
-                    }
-                    raw.parse::<i64>().map(Some).map_err(|_| {
-                        ContractError::at(
-                            file,
-                            Some(row + 1),
-                            column.name,
-                            format!("{raw:?} is not an integer"),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?
+            parsed::<i64>(file, column, array, "an integer")?
+                .into_iter()
+                .collect()
         }
         t if t.is_integer() => {
             let options = CastOptions {
