@@ -240,3 +240,44 @@ fn embed_gives_extracts_vectors_caches_them_and_reports_a_corrupt_file() {
     );
     assert_eq!(theirs, extracted);
 }
+
+/// Bad requests are refused before anything is computed, each naming what
+/// is wrong.
+#[test]
+fn embed_refuses_bad_requests_by_name() {
+    let p = Project::new(&Backend::Local, "embed_refusals");
+    p.write("pipeline.yaml", &pipeline(&format!("{TRAIN_TAG}{NODES}")));
+    std::fs::create_dir_all(p.path("music")).unwrap();
+    p.write("empty/notes.txt", "no audio here");
+    let refused = |args: &[&str], says: &str| {
+        let ran = p.run(&[&["embed"], args].concat());
+        assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains(says),
+            "{args:?} says {says:?}: {}",
+            ran.stderr
+        );
+    };
+    let model = ["--model", "train_tag"];
+    refused(
+        &[&model[..], &["--out", "v.csv", "music"]].concat(),
+        "v.csv: the output must end in .parquet or .npy",
+    );
+    refused(
+        &[&model[..], &["--out", "v.parquet", "nowhere.ogg"]].concat(),
+        "nowhere.ogg",
+    );
+    refused(
+        &[&model[..], &["--out", "v.parquet", "empty"]].concat(),
+        "empty: no audio files",
+    );
+    p.write("a.wav", "RIFF");
+    refused(
+        &["--model", "nope", "--out", "v.parquet", "a.wav"],
+        "no node named `nope`",
+    );
+    assert!(
+        !p.store_dir().join("manifests").exists() || p.manifest_keys().is_empty(),
+        "nothing computed"
+    );
+}

@@ -75,6 +75,8 @@ pub async fn embed(
     choice: &StoreChoice,
     request: &EmbedRequest,
 ) -> Result<Embedded> {
+    // Refused before anything is computed.
+    output_kind(&request.out)?;
     let files = audio_files(&request.inputs)?;
     let ids: Vec<String> = files.iter().map(|f| track_id(f)).collect();
     let study = Plan::build(&config, registry)?;
@@ -454,8 +456,8 @@ fn write_vectors(out: &Path, rows: &[(PathBuf, Vec<f32>)], dims: usize) -> Resul
     };
     let paths = || rows.iter().map(|(p, _)| p.to_string_lossy().into_owned());
     let values: Vec<f32> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    match out.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => {
+    match output_kind(out)? {
+        "parquet" => {
             let item = Arc::new(Field::new("item", DataType::Float32, false));
             let vector: ArrayRef = Arc::new(
                 FixedSizeListArray::try_new(
@@ -480,13 +482,21 @@ fn write_vectors(out: &Path, rows: &[(PathBuf, Vec<f32>)], dims: usize) -> Resul
             std::fs::write(out, bytes).map_err(write_err(out))?;
             Ok(vec![out.to_path_buf()])
         }
-        Some("npy") => {
+        _ => {
             std::fs::write(out, npy(&values, rows.len(), dims)).map_err(write_err(out))?;
             let listing = out.with_extension("txt");
             let text: String = paths().map(|p| p + "\n").collect();
             std::fs::write(&listing, text).map_err(write_err(&listing))?;
             Ok(vec![out.to_path_buf(), listing])
         }
+    }
+}
+
+/// `parquet` or `npy`, from the output's extension.
+fn output_kind(out: &Path) -> Result<&'static str> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => Ok("parquet"),
+        Some("npy") => Ok("npy"),
         _ => Err(PipelineError::Usage(format!(
             "{}: the output must end in .parquet or .npy",
             out.display()
