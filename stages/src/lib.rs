@@ -49,6 +49,7 @@ impl Registry {
         registry.insert(Arc::new(contracts::LoadTable));
         registry.insert(Arc::new(contracts::LoadLabels));
         registry.insert(Arc::new(import::ImportFolders));
+        registry.insert(Arc::new(import::ImportFileTags));
         registry.insert(Arc::new(import::ImportFma));
         registry.insert(Arc::new(import::ImportLastfmTags));
         registry.insert(Arc::new(import::ImportTasteProfile));

@@ -161,27 +161,7 @@ pub fn decode_each(
     max_seconds: Option<f64>,
     mut each: impl FnMut(&Format, &[Vec<f32>]) -> Result<(), AudioError>,
 ) -> Result<(Format, Ending), AudioError> {
-    if bytes.is_empty() {
-        return Err(AudioError::Empty);
-    }
-    let mut reader = probe(MediaSourceStream::new(
-        Box::new(Cursor::new(bytes)),
-        Default::default(),
-    ))
-    .or_else(|first| {
-        // Some readers (Ogg) look for the stream's end when they can seek,
-        // and fail on a file cut short; read such a file front to back.
-        let unseekable = ReadOnlySource::new(Cursor::new(bytes));
-        probe(MediaSourceStream::new(
-            Box::new(unseekable),
-            Default::default(),
-        ))
-        .map_err(|_| first)
-    })
-    .map_err(|e| match e {
-        SymError::DecodeError(_) => AudioError::Malformed(e.to_string()),
-        _ => AudioError::UnknownFormat(format!("{}; {e}", sniff(bytes))),
-    })?;
+    let mut reader = open(bytes)?;
 
     let track = reader
         .default_track(TrackType::Audio)
@@ -313,6 +293,32 @@ fn plausible(rate: u32) -> Result<(), AudioError> {
     } else {
         Err(AudioError::ImplausibleSampleRate(rate))
     }
+}
+
+/// The container reader of a file's bytes (its tags read as it opens: see
+/// [`super::tags`]).
+pub(super) fn open(bytes: &[u8]) -> Result<Box<dyn FormatReader + '_>, AudioError> {
+    if bytes.is_empty() {
+        return Err(AudioError::Empty);
+    }
+    probe(MediaSourceStream::new(
+        Box::new(Cursor::new(bytes)),
+        Default::default(),
+    ))
+    .or_else(|first| {
+        // Some readers (Ogg) look for the stream's end when they can seek,
+        // and fail on a file cut short; read such a file front to back.
+        let unseekable = ReadOnlySource::new(Cursor::new(bytes));
+        probe(MediaSourceStream::new(
+            Box::new(unseekable),
+            Default::default(),
+        ))
+        .map_err(|_| first)
+    })
+    .map_err(|e| match e {
+        SymError::DecodeError(_) => AudioError::Malformed(e.to_string()),
+        _ => AudioError::UnknownFormat(format!("{}; {e}", sniff(bytes))),
+    })
 }
 
 fn probe(source: MediaSourceStream<'_>) -> Result<Box<dyn FormatReader + '_>, SymError> {

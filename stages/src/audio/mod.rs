@@ -53,6 +53,7 @@ pub mod opus;
 pub mod resample;
 pub mod scaler;
 pub mod stft;
+pub mod tags;
 pub mod track;
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use crate::api::StageError;
 
 /// A text column of an input table, as Utf8.
-fn text_column(table: &RecordBatch, name: &str, slot: &str) -> Result<StringArray, StageError> {
+pub(crate) fn text_column(table: &RecordBatch, name: &str, slot: &str) -> Result<StringArray, StageError> {
     optional_text_column(table, name, slot)?.ok_or_else(|| {
         let schema = table.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();

@@ -14,6 +14,7 @@
 //! user must see; the second is how the dataset is, which a user can only
 //! accept. Each module says where its format falls.
 
+mod file_tags;
 mod fma;
 mod folders;
 mod lastfm_1k;
@@ -26,6 +27,7 @@ mod taste_profile;
 #[cfg(test)]
 mod test_files;
 
+pub use file_tags::ImportFileTags;
 pub use fma::ImportFma;
 pub use folders::ImportFolders;
 pub use lastfm_1k::ImportLastfm1k;
