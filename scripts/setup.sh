@@ -108,6 +108,28 @@ if [ "${1:-}" = "--test" ] && [ ! -d "$MUSIC" ] && command -v apt-get >/dev/null
     echo "setup: could not install wesnoth-1.16-music; the real-audio test will skip" >&2
 fi
 
+# Installs those of the given Debian packages that are missing (once);
+# returns non-zero where that fails.
+apt_install_missing() {
+  local missing
+  missing=$(for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  [ -z "$missing" ] && return 0
+  command -v apt-get >/dev/null || return 1
+  echo "setup: installing $(echo $missing) (once)" >&2
+  # shellcheck disable=SC2086
+  { apt-get install -y -q $missing || { apt-get update -q && apt-get install -y -q $missing; }; } >/dev/null 2>&1
+}
+
+# The game music of the real-music example study (examples/game_music.yaml),
+# for its test, which skips with a printed reason where it is absent.
+GAME_MUSIC="drascula-music planetblupi-music-ogg singularity-music hyperrogue-music
+  fretsonfire-songs-sectoid fretsonfire-songs-muldjord asc-music"
+if [ "${1:-}" = "--test" ]; then
+  # shellcheck disable=SC2086
+  apt_install_missing $GAME_MUSIC ||
+    echo "setup: could not install the game music; the game-music study's test will skip" >&2
+fi
+
 # Real Opus music (Warzone 2100's), for the Opus reference test; it skips
 # where this cannot be installed, except under CI, where it fails.
 OPUS_MUSIC=/usr/share/games/warzone2100/music/menu.opus

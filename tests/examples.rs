@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::fetch::{output_bytes, output_table, strings};
 use crate::scenarios::status_of;
 use crate::support::*;
 
@@ -142,4 +143,89 @@ fn msd_study_plans_the_whole_study_from_the_datasets_file_names() {
         scored(&names(&status_of(&default))),
         "the default study's evaluations, on the real datasets"
     );
+}
+
+/// The music the game-music study reads: every learning package, and the
+/// outside ones (Vorbis, Opus).
+const GAME_MUSIC: &[&str] = &[
+    "/usr/share/scummvm/drascula/audio",
+    "/usr/share/planetblupi/music",
+    "/usr/share/games/singularity/music",
+    "/usr/share/hyperrogue/music",
+    "/usr/share/games/fretsonfire/data/songs/sectoid",
+    "/usr/share/games/fretsonfire/data/songs/muldjord",
+    "/usr/share/games/asc/music",
+    "/usr/share/games/wesnoth/1.16/data/core/music",
+    "/usr/share/games/warzone2100/music",
+];
+
+#[test]
+fn game_music_study_runs_on_a_few_tracks_of_each_package() {
+    if let Some(absent) = GAME_MUSIC.iter().find(|d| !Path::new(d).is_dir()) {
+        eprintln!("skipped: {absent} is not installed (scripts/setup.sh --test installs it)");
+        return;
+    }
+    let p = Project::new(&Backend::Local, "example_game_music");
+    let laid_out = std::process::Command::new(example("game_music/links.sh"))
+        .args([p.path("music").to_str().unwrap(), "4"])
+        .output()
+        .unwrap();
+    assert!(laid_out.status.success(), "{laid_out:?}");
+    // The study as documented, on 4 tracks a package, 5 s of each, with a
+    // smaller design and two epochs.
+    p.write(
+        "pipeline.yaml",
+        &format!(
+            "extends: {}\noverride_params:\n  \"{{set}}\": {{root: \"music/{{set}}\"}}\n  \
+             \"{{set}}_mel\": {{max_seconds: 5}}\n  design: {{greedy_runs: 1}}\n  \
+             train_{{run}}: {{epochs: 2}}\n",
+            example("game_music.yaml")
+        ),
+    );
+    let ran = p.run(&["run", "--json"]).ok();
+
+    let ids = |node: &str| -> BTreeSet<String> {
+        strings(&output_table(&p, &ran, node, "table"), "track_id")
+            .into_iter()
+            .collect()
+    };
+    let (learn, held_out, outside) = (ids("learn"), ids("held_out"), ids("outside"));
+    assert_eq!((learn.len(), held_out.len()), (12, 11), "{learn:?} {held_out:?}");
+    assert!(learn.is_disjoint(&held_out) && learn.is_disjoint(&outside));
+    assert!(
+        outside.iter().all(|id| id.starts_with("wesnoth-") || id.starts_with("warzone2100-")),
+        "only the outside packages are outside: {outside:?}"
+    );
+    // The sources come from the files' own tags (singularity's are
+    // Maxstack's, album "Endgame: Singularity ..."); drascula has none.
+    let tags = output_table(&p, &ran, "tags", "table");
+    let items = strings(&tags, "item");
+    assert!(items.iter().any(|i| i.starts_with("album:Endgame: Singularity")), "{items:?}");
+    let tagged = strings(&tags, "track_id");
+    assert!(tagged.iter().all(|id| learn.contains(id)), "learning tracks only");
+    assert!(!tagged.iter().any(|id| id.starts_with("drascula-")), "{tagged:?}");
+    let composer = output_table(&p, &ran, "composer", "table");
+    assert!(strings(&composer, "label").contains(&"Maxstack".to_string()));
+    let composed: BTreeSet<String> = strings(&composer, "track_id").into_iter().collect();
+    assert!(composed.is_subset(&held_out), "{composed:?}");
+
+    // Every representation scored on every target, then analysed.
+    let evals: Vec<String> = ran.json()["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap().to_string())
+        .filter(|n| n.starts_with("eval_"))
+        .collect();
+    for target in ["package", "composer", "outside"] {
+        for model in ["rand", "mfcc", "p1-ssr-self-r0"] {
+            let node = format!("eval_{model}_{target}");
+            assert!(evals.contains(&node), "{node} in {evals:?}");
+            let scores = output_table(&p, &ran, &node, "scores");
+            assert_eq!(scores.num_rows(), 5, "{node}: five folds");
+        }
+    }
+    let fixed = output_table(&p, &ran, "analysis", "fixed_effects");
+    assert!(fixed.num_rows() > 0, "the mixed models are fitted");
+    assert!(!output_bytes(&p, &ran, "report", "report.html").is_empty());
 }
