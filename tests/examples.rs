@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::fetch::{output_bytes, output_table, strings};
+use crate::fetch::{manifest_of, output_bytes, output_table, strings};
 use crate::scenarios::status_of;
 use crate::support::*;
 
@@ -171,6 +171,7 @@ fn game_music_study_runs_on_a_few_tracks_of_each_package() {
         .output()
         .unwrap();
     assert!(laid_out.status.success(), "{laid_out:?}");
+    p.write("music/learn/drascula/drascula-broken.ogg", "OggS, but not really");
     // The study as documented, on 4 tracks a package, 5 s of each, with a
     // smaller design and two epochs.
     p.write(
@@ -190,7 +191,7 @@ fn game_music_study_runs_on_a_few_tracks_of_each_package() {
             .collect()
     };
     let (learn, held_out, outside) = (ids("learn"), ids("held_out"), ids("outside"));
-    assert_eq!((learn.len(), held_out.len()), (12, 11), "{learn:?} {held_out:?}");
+    assert_eq!((learn.len(), held_out.len()), (13, 11), "{learn:?} {held_out:?}");
     assert!(learn.is_disjoint(&held_out) && learn.is_disjoint(&outside));
     assert!(
         outside.iter().all(|id| id.starts_with("wesnoth-") || id.starts_with("warzone2100-")),
@@ -204,6 +205,8 @@ fn game_music_study_runs_on_a_few_tracks_of_each_package() {
     let tagged = strings(&tags, "track_id");
     assert!(tagged.iter().all(|id| learn.contains(id)), "learning tracks only");
     assert!(!tagged.iter().any(|id| id.starts_with("drascula-")), "{tagged:?}");
+    let rejected = &manifest_of(&p, &ran, "tags")["metadata"]["rejected"];
+    assert_eq!(rejected["files whose tags cannot be read"], 1, "the broken file: {rejected}");
     let composer = output_table(&p, &ran, "composer", "table");
     assert!(strings(&composer, "label").contains(&"Maxstack".to_string()));
     let composed: BTreeSet<String> = strings(&composer, "track_id").into_iter().collect();
