@@ -171,7 +171,10 @@ fn game_music_study_runs_on_a_few_tracks_of_each_package() {
         .output()
         .unwrap();
     assert!(laid_out.status.success(), "{laid_out:?}");
-    p.write("music/learn/drascula/drascula-broken.ogg", "OggS, but not really");
+    p.write(
+        "music/learn/drascula/drascula-broken.ogg",
+        "OggS, but not really",
+    );
     // The study as documented, on 4 tracks a package, 5 s of each, with a
     // smaller design and two epochs.
     p.write(
@@ -191,22 +194,42 @@ fn game_music_study_runs_on_a_few_tracks_of_each_package() {
             .collect()
     };
     let (learn, held_out, outside) = (ids("learn"), ids("held_out"), ids("outside"));
-    assert_eq!((learn.len(), held_out.len()), (13, 11), "{learn:?} {held_out:?}");
+    assert_eq!(
+        (learn.len(), held_out.len()),
+        (13, 11),
+        "{learn:?} {held_out:?}"
+    );
     assert!(learn.is_disjoint(&held_out) && learn.is_disjoint(&outside));
     assert!(
-        outside.iter().all(|id| id.starts_with("wesnoth-") || id.starts_with("warzone2100-")),
+        outside
+            .iter()
+            .all(|id| id.starts_with("wesnoth-") || id.starts_with("warzone2100-")),
         "only the outside packages are outside: {outside:?}"
     );
     // The sources come from the files' own tags (singularity's are
     // Maxstack's, album "Endgame: Singularity ..."); drascula has none.
     let tags = output_table(&p, &ran, "tags", "table");
     let items = strings(&tags, "item");
-    assert!(items.iter().any(|i| i.starts_with("album:Endgame: Singularity")), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .any(|i| i.starts_with("album:Endgame: Singularity")),
+        "{items:?}"
+    );
     let tagged = strings(&tags, "track_id");
-    assert!(tagged.iter().all(|id| learn.contains(id)), "learning tracks only");
-    assert!(!tagged.iter().any(|id| id.starts_with("drascula-")), "{tagged:?}");
+    assert!(
+        tagged.iter().all(|id| learn.contains(id)),
+        "learning tracks only"
+    );
+    assert!(
+        !tagged.iter().any(|id| id.starts_with("drascula-")),
+        "{tagged:?}"
+    );
     let rejected = &manifest_of(&p, &ran, "tags")["metadata"]["rejected"];
-    assert_eq!(rejected["files whose tags cannot be read"], 1, "the broken file: {rejected}");
+    assert_eq!(
+        rejected["files whose tags cannot be read"], 1,
+        "the broken file: {rejected}"
+    );
     let composer = output_table(&p, &ran, "composer", "table");
     assert!(strings(&composer, "label").contains(&"Maxstack".to_string()));
     let composed: BTreeSet<String> = strings(&composer, "track_id").into_iter().collect();

@@ -110,12 +110,6 @@ impl Plan {
         })
     }
 
-    /// Indices of `roots` and every node downstream of them.
-    pub fn descendants(&self, roots: &[usize]) -> Vec<usize> {
-        let children = self.children();
-        graph::reachable(roots, &children)
-    }
-
     /// Indices of `roots` and every node they need.
     pub fn ancestors(&self, roots: &[usize]) -> Vec<usize> {
         let parents: Vec<Vec<usize>> = self

@@ -184,16 +184,8 @@ pub fn explain(now: &NodeRecord, before: Option<&NodeRecord>) -> Vec<String> {
 const NAMED: usize = 3;
 
 fn join(names: &[&String]) -> String {
-    let shown = names
-        .iter()
-        .take(NAMED)
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match names.len().saturating_sub(NAMED) {
-        0 => shown,
-        more => format!("{shown} and {more} more"),
-    }
+    let quoted = names.iter().map(|n| format!("`{n}`"));
+    stages::table::first_and_count(quoted, names.len(), NAMED)
 }
 
 #[cfg(test)]

@@ -14,9 +14,11 @@ pub mod frontend;
 pub mod import;
 pub mod labels;
 pub mod local_files;
+pub mod mel_access;
 pub mod rng;
 pub mod study;
 pub mod synth;
+pub mod table;
 pub mod tabular;
 /// Shared by the stages' unit tests here and in `torch_stages`.
 #[cfg(any(test, feature = "test-support"))]

@@ -18,7 +18,7 @@ pub mod table;
 pub use error::StoreError;
 pub use items::ItemRecord;
 pub use layered::ArtifactStore;
-pub use location::{open_location, s3_builder};
+pub use location::open_location;
 pub use manifest::{FileRef, Manifest, ManifestKey, ManifestState};
 pub use redact::redact;
 pub use store::{hash_bytes, BlobInfo, BlobState, Store};

@@ -2,30 +2,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 
-use crate::{Result, StoreError};
+use s3_env::s3_builder;
 
-/// An S3 client for `bucket` configured from the usual `AWS_*` variables
-/// (`AWS_ENDPOINT_URL`, `AWS_REGION`, keys), allowing plain http when the
-/// endpoint is http (loopback test servers) and defaulting the region.
-/// Callers add their own timeouts and retry policy.
-pub fn s3_builder(bucket: &str) -> AmazonS3Builder {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT"))
-        .unwrap_or_default();
-    if endpoint.starts_with("http://") {
-        builder = builder.with_allow_http(true);
-    }
-    if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-        builder = builder.with_region("us-east-1");
-    }
-    builder
-}
+use crate::{Result, StoreError};
 
 /// Opens a store location: `s3://bucket[/prefix]`, `memory://`, or a local
 /// directory (relative paths are taken from `base_dir`).

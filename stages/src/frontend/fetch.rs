@@ -74,10 +74,10 @@ use sha2::Digest;
 use super::journal::Journal;
 use super::retry::Policy;
 use super::source::{Base, Fetcher, Source};
-use super::{optional_text_column, summarise, text_column};
 use crate::api::*;
 use crate::contracts::track_id_is_safe;
 use crate::local_files::LocalRoots;
+use crate::table::{optional_text_column, summarise, text_column};
 
 pub struct Fetch;
 

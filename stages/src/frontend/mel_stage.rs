@@ -42,9 +42,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::journal::Journal;
-use super::{failures_table, mel_table, summarise, track_ids};
+use super::mel_table;
 use crate::api::*;
 use crate::audio::{self, StreamEnd, MFCC_DIMS, SAMPLE_RATE};
+use crate::table::{failures_table, summarise, track_ids};
 
 pub struct MelSpectrograms;
 

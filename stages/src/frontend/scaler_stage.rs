@@ -19,9 +19,10 @@ use arrow::array::{Array, Float64Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use rayon::prelude::*;
 
-use super::{mel_tracks, optional_text_column, read_mel, summarise, track_ids};
 use crate::api::*;
 use crate::audio::{ScalerAccumulator, N_MELS};
+use crate::mel_access::{mel_tracks, read_mel};
+use crate::table::{optional_text_column, summarise, track_ids};
 
 pub struct FitScaler;
 

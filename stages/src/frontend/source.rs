@@ -278,7 +278,7 @@ impl Fetcher {
         // Configured like the artifact store's S3 client, but our own retry
         // policy and timeouts govern: object_store's are off (its
         // total-request timeout only guards against a hung client).
-        let store = storage::s3_builder(bucket)
+        let store = s3_env::s3_builder(bucket)
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
                 format!("{}ms", self.timeout.as_millis().max(1)),

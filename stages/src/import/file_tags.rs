@@ -21,7 +21,7 @@ use super::{finish, Rejections, Triples};
 use crate::api::*;
 use crate::audio::tags::{read_tags, Tags};
 use crate::contracts::{shown, Contract};
-use crate::frontend::{text_column, track_ids};
+use crate::table::{text_column, track_ids};
 
 pub struct ImportFileTags;
 
@@ -97,7 +97,11 @@ impl Stage for ImportFileTags {
                         }
                     }
                     if !any {
-                        untagged(&mut rejections, *row, "tracks without an album or genre tag");
+                        untagged(
+                            &mut rejections,
+                            *row,
+                            "tracks without an album or genre tag",
+                        );
                     }
                 }
                 counts.finish(&place, rejections)

@@ -45,7 +45,7 @@ use arrow::datatypes::{Field, Schema};
 
 use crate::api::*;
 use crate::contracts::{track_id_is_safe, validate, Contract};
-use crate::frontend::{summarise_first, SUMMARISED};
+use crate::table::{summarise_first, SUMMARISED};
 
 /// The one output every importer declares.
 const TABLE: &[OutputSpec] = &[OutputSpec {

@@ -14,8 +14,8 @@ use arrow::datatypes::DataType;
 
 use super::splits::{parse_given, Part};
 use stages::api::StageError;
-use stages::frontend::track_ids;
 use stages::labels::csr::Csr;
+use stages::table::track_ids;
 
 /// What the manifest must provide besides track ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

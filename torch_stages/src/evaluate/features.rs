@@ -9,7 +9,7 @@ use arrow::array::{Array, FixedSizeListArray, Float32Array, RecordBatch};
 use arrow::datatypes::DataType;
 
 use stages::api::StageError;
-use stages::frontend::track_ids;
+use stages::table::{first_and_count, track_ids};
 
 /// At most this many track ids are named in a message.
 const NAMED: usize = 5;
@@ -150,16 +150,7 @@ pub fn missing<'a>(wanted: &'a [String], found: &[usize]) -> Vec<&'a str> {
 
 /// "a, b, c, d, e and 7 more".
 pub fn name_some(ids: &[&str]) -> String {
-    let mut text = ids
-        .iter()
-        .take(NAMED)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if ids.len() > NAMED {
-        text.push_str(&format!(" and {} more", ids.len() - NAMED));
-    }
-    text
+    first_and_count(ids, ids.len(), NAMED)
 }
 
 #[cfg(test)]

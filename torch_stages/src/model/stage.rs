@@ -39,8 +39,9 @@ use super::weights;
 use stages::api::*;
 use stages::audio::Scaler;
 use stages::declarations::train::*;
-use stages::frontend::{mel_tracks, read_mel, read_scaler, summarise, track_ids};
+use stages::mel_access::{mel_tracks, read_mel, read_scaler};
 use stages::study::{Source, Strategy};
+use stages::table::{summarise, track_ids};
 
 /// The device training and extraction run on: the GPU when there is one.
 fn device() -> Device {

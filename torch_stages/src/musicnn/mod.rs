@@ -55,7 +55,7 @@ use stages::api::*;
 use stages::audio::musicnn::{log_mel_from_bytes, LogMel, PATCH_FRAMES, PATCH_LEN};
 use stages::audio::StreamEnd;
 use stages::declarations::musicnn::MUSICNN;
-use stages::frontend::{failures_table, summarise, track_ids};
+use stages::table::{failures_table, summarise, track_ids};
 
 /// blake3 of `scripts/musicnn_weights.py musicnn-0.1.0-py3-none-any.whl
 /// MSD_vgg.safetensors` (the wheel of sha256 f38a4890...5cfa).

@@ -1,14 +1,15 @@
 //! Reading what the front end produced, for the stages downstream of it
-//! (scaler, train, extract): which tracks a `mel` node analysed, one
+//! (scaler, train, extract, embed): which tracks a `mel` node analysed, one
 //! track's mel, and a fitted scaler.
 
 use std::collections::HashSet;
 
 use arrow::array::{Array, Float64Array, RecordBatch};
 
-use super::{mel_table, track_ids};
 use crate::api::{StageError, Upstream};
 use crate::audio::{MelDb, Scaler, N_MELS};
+use crate::frontend::mel_table;
+use crate::table::track_ids;
 
 /// The tracks a `mel` node has a mel for (its `index`).
 pub fn mel_tracks(mel: &Upstream, slot: &str) -> Result<HashSet<String>, StageError> {
